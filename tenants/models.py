@@ -1,0 +1,150 @@
+"""One `ClientConfig` row per OneApp customer: where its OneApp lives and how to authenticate there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
+from django.db import models
+
+from tenants.crypto import EncryptedTextField
+
+CLIENT_ID_PATTERN = r"^[a-z0-9]{1,64}$"
+DEFAULT_CORE_BASE_URL = "https://api.oneapp.cl"
+DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
+DEFAULT_HTTP_TIMEOUT_MS = 30_000
+MAX_HTTP_TIMEOUT_MS = 300_000
+
+http_url = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+
+class ClientIdField(models.CharField):
+    """A client id is case-insensitive on the wire, so it is stored trimmed and lowercase."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class TenantSettings:
+    """An immutable, decrypted copy of one tenant's connection settings for the request path."""
+
+    client_id: str
+    core_base_url: str
+    client_base_url: str
+    authorization: str = field(repr=False)
+    client_header: str
+    http_timeout_ms: int
+
+
+class ClientConfig(models.Model):
+    client_id = ClientIdField(
+        "client id",
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(
+                CLIENT_ID_PATTERN, "Use 1 to 64 lowercase letters a-z and digits 0-9, nothing else."
+            )
+        ],
+        help_text="What MCP clients send in the X-Client-ID header. Letters a-z and digits only; "
+        "it cannot be changed after the tenant is created.",
+    )
+    name = models.CharField(max_length=200, help_text="The customer's name, for staff.")
+    description = models.TextField(blank=True)
+    core_base_url = models.URLField(
+        "core base URL",
+        max_length=500,
+        default=DEFAULT_CORE_BASE_URL,
+        validators=[http_url],
+        help_text="Base URL of the OneApp Core API (branches, zones, visual campaigns), "
+        "for example https://api.oneapp.cl.",
+    )
+    client_base_url = models.URLField(
+        "client base URL",
+        max_length=500,
+        default=DEFAULT_CLIENT_BASE_URL,
+        validators=[http_url],
+        help_text="Base URL of this customer's own OneApp front API (checklists), "
+        "for example https://sechpos.oneapp.cl.",
+    )
+    authorization = EncryptedTextField(
+        "upstream token",
+        blank=True,
+        help_text="Sent verbatim as the Authorization header to OneApp. Stored encrypted.",
+    )
+    client_header = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Sent as the `client` header, which tells OneApp which customer this is. "
+        "Leave empty to send no such header.",
+    )
+    http_timeout_ms = models.PositiveIntegerField(
+        "HTTP timeout (ms)",
+        default=DEFAULT_HTTP_TIMEOUT_MS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_HTTP_TIMEOUT_MS)],
+        help_text="How long one call to OneApp may take before the tool reports a timeout "
+        "(1 to 300000 milliseconds).",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField("last change", auto_now=True)
+
+    class Meta:
+        ordering = ["client_id"]
+        verbose_name = "tenant"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(http_timeout_ms__gte=1, http_timeout_ms__lte=MAX_HTTP_TIMEOUT_MS),
+                name="tenants_timeout_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.client_id})" if self.name else self.client_id
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> ClientConfig:
+        instance = super().from_db(db, field_names, values)
+        instance._stored_client_id = instance.__dict__.get("client_id")
+        return instance
+
+    def clean(self) -> None:
+        stored = getattr(self, "_stored_client_id", None)
+        if stored is not None and self.client_id != stored:
+            raise ValidationError({"client_id": "The client id cannot be changed after creation."})
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.client_id = self._meta.get_field("client_id").to_python(self.client_id)
+        self.core_base_url = self.core_base_url.rstrip("/")
+        self.client_base_url = self.client_base_url.rstrip("/")
+        self.clean()
+        super().save(*args, **kwargs)
+        self._stored_client_id = self.client_id
+
+    @property
+    def has_token(self) -> bool:
+        """Whether a token is stored, without decrypting it."""
+        return bool(self.__dict__.get("authorization"))
+
+    def token_hint(self) -> str:
+        """A masked hint such as ••••1a2b, or "not set". Decrypts, so it may raise TokenDecryptionError."""
+        token = self.authorization
+        if not token:
+            return "not set"
+        return "••••" + (token[-4:] if len(token) >= 12 else "")
+
+    def snapshot(self) -> TenantSettings:
+        return TenantSettings(
+            client_id=self.client_id,
+            core_base_url=self.core_base_url,
+            client_base_url=self.client_base_url,
+            authorization=self.authorization,
+            client_header=self.client_header,
+            http_timeout_ms=self.http_timeout_ms,
+        )
