@@ -122,6 +122,10 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str:
         return Ciphertext(value) if value else ""
 
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        # The raw value: a token loaded and not changed is written back as the same ciphertext.
+        return model_instance.__dict__.get(self.attname, "")
+
     def get_prep_value(self, value: Any) -> str:
         if not value:
             return ""

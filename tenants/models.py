@@ -17,7 +17,16 @@ DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
 DEFAULT_HTTP_TIMEOUT_MS = 30_000
 MAX_HTTP_TIMEOUT_MS = 300_000
 
-http_url = URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+
+class HttpURLField(models.URLField):
+    """A URL that must be http or https; a scheme-less entry in a form is read as https."""
+
+    default_validators = [
+        URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
+    ]
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{"assume_scheme": "https", **kwargs})
 
 
 class ClientIdField(models.CharField):
@@ -55,19 +64,17 @@ class ClientConfig(models.Model):
     )
     name = models.CharField(max_length=200, help_text="The customer's name, for staff.")
     description = models.TextField(blank=True)
-    core_base_url = models.URLField(
+    core_base_url = HttpURLField(
         "core base URL",
         max_length=500,
         default=DEFAULT_CORE_BASE_URL,
-        validators=[http_url],
         help_text="Base URL of the OneApp Core API (branches, zones, visual campaigns), "
         "for example https://api.oneapp.cl.",
     )
-    client_base_url = models.URLField(
+    client_base_url = HttpURLField(
         "client base URL",
         max_length=500,
         default=DEFAULT_CLIENT_BASE_URL,
-        validators=[http_url],
         help_text="Base URL of this customer's own OneApp front API (checklists), "
         "for example https://sechpos.oneapp.cl.",
     )
