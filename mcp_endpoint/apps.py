@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class McpEndpointConfig(AppConfig):
     name = "mcp_endpoint"
     verbose_name = "MCP endpoint"
+
+    def ready(self) -> None:
+        from mcp_endpoint import cache  # noqa: F401 - connects the invalidation receivers

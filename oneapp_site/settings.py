@@ -123,3 +123,9 @@ LOGGING = {
         "mcp_endpoint": {"level": LOG_LEVEL},
     },
 }
+
+# The /mcp endpoint
+MCP_SERVER_CACHE_TTL_SECONDS = env.float("MCP_SERVER_CACHE_TTL_SECONDS", default=300.0)
+MCP_SERVER_CACHE_MAX_ENTRIES = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", default=1000)
+# Browser origins allowed to call /mcp besides our own (DNS-rebinding protection; the MCP spec requires it).
+MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])

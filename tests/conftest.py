@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 
+from mcp_endpoint.cache import server_cache
 from tenants.models import ClientConfig
+from tests.fake_upstream import FakeOneApp
+from tests.live_server import UvicornThread
 
 CANARY_TOKEN = "Bearer canary-upstream-token-7f3a9c1e2b"
 
@@ -37,3 +40,35 @@ def make_tenant(db: None) -> Callable[..., ClientConfig]:
 @pytest.fixture
 def fresh_key() -> str:
     return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def fake_oneapp() -> Iterator[FakeOneApp]:
+    upstream = FakeOneApp().start()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url() -> Iterator[str]:
+    """The real ASGI application served by uvicorn on 127.0.0.1, for the whole session."""
+    from oneapp_site.asgi import application
+
+    server = UvicornThread(application).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _empty_server_cache() -> Iterator[None]:
+    # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
+    # test must not answer for a new tenant of the same id.
+    server_cache().clear()
+    yield
+    server_cache().clear()
+
+
+@pytest.fixture
+def oneapp_tenant(transactional_db: None, make_tenant: Callable[..., ClientConfig], fake_oneapp: FakeOneApp):
+    """A tenant whose OneApp is the fake upstream; committed, so the live server can read it."""
+    return make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)

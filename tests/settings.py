@@ -9,3 +9,12 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 
 from oneapp_site.settings import *  # noqa: F403
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live-server tests read it from uvicorn's threads.
+    # One file per test process, so that parallel runs in one checkout do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Admin static files straight from the apps, with nothing collected.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

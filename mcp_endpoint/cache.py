@@ -1,0 +1,193 @@
+"""The in-process cache of tenants' MCP servers: sliding TTL, LRU bound, single-flight builds.
+
+A hit takes a lock, a dict lookup and a clock read: no database query. Saving or deleting a
+`ClientConfig` drops its entry once the transaction commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from mcp_endpoint.serving import TenantServer
+from tenants.models import ClientConfig, TenantSettings
+
+logger = logging.getLogger(__name__)
+
+Loader = Callable[[str], Awaitable[TenantSettings | None]]
+
+
+@dataclass
+class _Entry:
+    server: TenantServer
+    expires_at: float
+    built_at: float  # wall-clock time, for staff
+
+
+class ServerCache:
+    def __init__(
+        self,
+        load: Loader,
+        *,
+        ttl_seconds: float,
+        max_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+        build: Callable[[TenantSettings], TenantServer] = TenantServer,
+    ) -> None:
+        self._load = load
+        self._build = build
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()  # invalidation arrives from other threads
+        self._building: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[TenantServer | None]] = {}
+        self._stale_builds: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, client_id: str) -> bool:
+        return client_id in self._entries
+
+    async def aget(self, client_id: str) -> TenantServer | None:
+        """The tenant's live server, built on a miss; None for an unknown or disabled tenant."""
+        loop = asyncio.get_running_loop()
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(client_id)
+            if entry is not None and entry.expires_at > now and entry.server.loop is loop:
+                entry.expires_at = now + self.ttl
+                self._entries.move_to_end(client_id)
+                return entry.server
+        key = (loop, client_id)
+        build = self._building.get(key)
+        if build is None:
+            # A task of its own, so that a requester who goes away does not cancel it for the others.
+            build = loop.create_task(self._build_and_store(client_id), name=f"build-mcp-server-{client_id}")
+            self._building[key] = build
+            build.add_done_callback(lambda done: self._build_done(key, done))
+        return await asyncio.shield(build)
+
+    def _build_done(self, key: tuple[asyncio.AbstractEventLoop, str], build: asyncio.Task[Any]) -> None:
+        self._building.pop(key, None)
+        if not build.cancelled():
+            build.exception()  # retrieved here too, so that an error nobody awaited is not reported twice
+
+    async def _build_and_store(self, client_id: str) -> TenantServer | None:
+        while True:
+            with self._lock:
+                self._stale_builds.discard(client_id)
+            tenant = await self._load(client_id)
+            if tenant is None:
+                self._drop(client_id)
+                return None
+            server = self._build(tenant)
+            await server.start()
+            with self._lock:
+                if client_id in self._stale_builds:
+                    # The row changed while it was being read: this copy may be stale.
+                    stale = True
+                else:
+                    stale = False
+                    evicted = self._store(client_id, server)
+            if stale:
+                server.retire()
+                continue
+            for old in evicted:
+                old.retire()
+            logger.debug("built the MCP server of tenant %s (%d cached)", client_id, len(self._entries))
+            return server
+
+    def _store(self, client_id: str, server: TenantServer) -> list[TenantServer]:
+        """Insert under the lock; returns the servers pushed out (replaced, expired or over the bound)."""
+        now = self._clock()
+        evicted = []
+        if (old := self._entries.pop(client_id, None)) is not None:
+            evicted.append(old.server)
+        self._entries[client_id] = _Entry(server, now + self.ttl, time.time())
+        # Sliding expiry keeps the dict in expiry order too: the oldest is first.
+        while self._entries:
+            oldest_id, oldest = next(iter(self._entries.items()))
+            if oldest.expires_at > now and len(self._entries) <= self.max_entries:
+                break
+            del self._entries[oldest_id]
+            evicted.append(oldest.server)
+            logger.debug("evicted the MCP server of tenant %s", oldest_id)
+        return evicted
+
+    def _drop(self, client_id: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(client_id, None)
+        if entry is not None:
+            entry.server.retire()
+
+    def invalidate(self, client_id: str) -> None:
+        """Forget a tenant's server; calls in flight finish on it. Safe from any thread."""
+        with self._lock:
+            entry = self._entries.pop(client_id, None)
+            self._stale_builds.add(client_id)
+        if entry is not None:
+            entry.server.retire()
+            logger.debug("invalidated the MCP server of tenant %s", client_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            self._stale_builds.update(client_id for _, client_id in self._building)
+        for entry in entries:
+            entry.server.retire()
+
+    def built_at(self, client_id: str) -> float | None:
+        """When this process built the tenant's cached server (epoch seconds), or None."""
+        entry = self._entries.get(client_id)
+        return entry.built_at if entry is not None else None
+
+
+async def load_tenant(client_id: str) -> TenantSettings | None:
+    tenant = await ClientConfig.objects.filter(client_id=client_id, enabled=True).afirst()
+    return tenant.snapshot() if tenant is not None else None
+
+
+_cache: ServerCache | None = None
+
+
+def server_cache() -> ServerCache:
+    """The process-wide cache, configured by MCP_SERVER_CACHE_TTL_SECONDS and MCP_SERVER_CACHE_MAX_ENTRIES."""
+    global _cache
+    if _cache is None:
+        _cache = ServerCache(
+            load_tenant,
+            ttl_seconds=settings.MCP_SERVER_CACHE_TTL_SECONDS,
+            max_entries=settings.MCP_SERVER_CACHE_MAX_ENTRIES,
+        )
+    return _cache
+
+
+@receiver(setting_changed)
+def _reconfigure(*, setting: str, **kwargs: Any) -> None:
+    global _cache
+    if setting.startswith("MCP_SERVER_CACHE_") and _cache is not None:
+        _cache.clear()
+        _cache = None
+
+
+@receiver(post_save, sender=ClientConfig, dispatch_uid="mcp_endpoint.invalidate_on_save")
+@receiver(post_delete, sender=ClientConfig, dispatch_uid="mcp_endpoint.invalidate_on_delete")
+def _invalidate_tenant(sender: type[ClientConfig], instance: ClientConfig, **kwargs: Any) -> None:
+    client_id = instance.client_id
+    # After commit, so the rebuild reads the new row, never an uncommitted or rolled-back one.
+    transaction.on_commit(lambda: server_cache().invalidate(client_id), using=kwargs.get("using"))

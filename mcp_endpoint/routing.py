@@ -1,0 +1,55 @@
+"""The X-Client-ID contract (shared/ONEAPP_API.md) and every JSON error body of /mcp, in one place."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.http import JsonResponse
+
+_CLIENT_ID = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    code: str
+    error: str
+
+    def response(self) -> JsonResponse:
+        return JsonResponse({"error": self.error, "code": self.code}, status=self.status)
+
+
+MISSING_CLIENT_ID = Refusal(
+    403, "MISSING_CLIENT_ID", "Missing X-Client-ID header. Provide client identifier."
+)
+DUPLICATE_CLIENT_ID = Refusal(
+    400, "DUPLICATE_CLIENT_ID", "Multiple X-Client-ID headers detected. Provide exactly one."
+)
+INVALID_CLIENT_ID = Refusal(
+    403, "INVALID_CLIENT_ID", "Client ID must contain only alphanumeric characters (a-z, 0-9)."
+)
+METHOD_NOT_ALLOWED = Refusal(
+    405, "METHOD_NOT_ALLOWED", "Only POST is supported at /mcp (stateless Streamable HTTP)."
+)
+FORBIDDEN_ORIGIN = Refusal(403, "FORBIDDEN_ORIGIN", "Requests from this Origin are not allowed.")
+TENANT_UNAVAILABLE = Refusal(
+    503, "TENANT_UNAVAILABLE", "This client's configuration cannot be used right now. Contact the operator."
+)
+
+
+def unknown_client(client_id: str) -> Refusal:
+    return Refusal(403, "UNKNOWN_CLIENT", f"Unknown client ID: {client_id}. Check X-Client-ID header value.")
+
+
+def route_client_id(header: str | None) -> str | Refusal:
+    """The normalised client id named by an X-Client-ID header value (several values arrive comma-joined)."""
+    value = (header or "").strip()
+    if not value:
+        return MISSING_CLIENT_ID
+    if "," in value:
+        return DUPLICATE_CLIENT_ID
+    value = value.lower()
+    if not _CLIENT_ID.fullmatch(value):
+        return INVALID_CLIENT_ID
+    return value

@@ -1,0 +1,277 @@
+"""The 18 OneApp tools, declared once each as data, and the factory that serves them for one tenant.
+
+Names, paths and query names follow shared/ONEAPP_API.md exactly: existing MCP clients use them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
+
+from mcp_endpoint import arguments as args
+from mcp_endpoint.upstream import OneAppClient, UpstreamError
+
+logger = logging.getLogger(__name__)
+
+SERVER_NAME = "oneapp-mcp"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    description: str
+    base: Literal["core", "client"]
+    path: str  # `{name}` placeholders are filled from the arguments of the same name
+    arguments: type[args.Arguments] = args.NoArguments
+    method: Literal["GET", "POST"] = "GET"
+    query_names: Mapping[str, str] = field(default_factory=dict)  # argument -> query name, where they differ
+
+    @property
+    def read_only(self) -> bool:
+        return self.method == "GET"
+
+    @cached_property
+    def path_arguments(self) -> frozenset[str]:
+        return frozenset(name for name in self.arguments.model_fields if "{" + name + "}" in self.path)
+
+    def upstream_request(self, values: Mapping[str, Any]) -> tuple[str, dict[str, str], Any]:
+        """The path, query and JSON body for validated argument values; absent optionals are left out."""
+        path = self.path.format(**{name: values[name] for name in self.path_arguments})
+        present = {name: value for name, value in values.items() if value is not None}
+        if self.method == "POST":
+            return path, {}, present
+        query = {
+            self.query_names.get(name, name): _query_value(value)
+            for name, value in present.items()
+            if name not in self.path_arguments
+        }
+        return path, query, None
+
+
+def _query_value(value: Any) -> str:
+    return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
+
+
+CATALOG: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "core_list_sucursales",
+        "Obtiene la lista completa de sucursales registradas para el cliente autenticado.",
+        "core",
+        "/core/sucursales",
+    ),
+    ToolSpec(
+        "core_list_zonas",
+        "Obtiene las zonas del cliente: todas, o solo una si se indica zone_id.",
+        "core",
+        "/core/zonas",
+        args.ZoneFilter,
+    ),
+    ToolSpec(
+        "core_list_subgerencias",
+        "Obtiene todas las subgerencias del cliente, que agrupan zonas.",
+        "core",
+        "/core/subgerencias",
+    ),
+    ToolSpec(
+        "core_list_zonas_by_subgerencia",
+        "Obtiene las zonas que pertenecen a una subgerencia, dado su ID.",
+        "core",
+        "/core/subgerencias/{id}/zonas",
+        args.SubgerenciaId,
+    ),
+    ToolSpec(
+        "core_list_sucursales_by_zona",
+        "Obtiene las sucursales que pertenecen a una zona, dado su ID.",
+        "core",
+        "/core/zonas/{zone_id}/sucursales",
+        args.ZoneId,
+    ),
+    ToolSpec(
+        "checklist_list_checks",
+        "Lista los checklists activos, paginados, con búsqueda opcional por nombre.",
+        "client",
+        "/front/api/checklist/data/checks",
+        args.ChecksQuery,
+    ),
+    ToolSpec(
+        "checklist_list_ambitos",
+        "Lista los ámbitos (secciones) de un checklist, paginados.",
+        "client",
+        "/front/api/checklist/data/ambitos",
+        args.CheckPage,
+    ),
+    ToolSpec(
+        "checklist_list_preguntas",
+        "Lista las preguntas de un checklist.",
+        "client",
+        "/front/api/checklist/data/preguntas",
+        args.CheckId,
+    ),
+    ToolSpec(
+        "checklist_list_cuestionarios",
+        "Lista los cuestionarios aplicados de un checklist en un rango de fechas (YYYY-MM-DD), paginados.",
+        "client",
+        "/front/api/checklist/data/cuestionarios",
+        args.CuestionariosQuery,
+    ),
+    ToolSpec(
+        "checklist_list_asignaciones",
+        "Lista las asignaciones (a sucursales o personas) de un cuestionario, paginadas.",
+        "client",
+        "/front/api/checklist/data/asignaciones",
+        args.AsignacionesQuery,
+    ),
+    ToolSpec(
+        "checklist_list_respuestas",
+        "Lista las respuestas de un cuestionario, o solo las de una asignación si se indica asignacion_id; "
+        "paginadas.",
+        "client",
+        "/front/api/checklist/data/respuestas",
+        args.RespuestasQuery,
+    ),
+    ToolSpec(
+        "visual_areas",
+        "Obtiene las áreas de las campañas visuales: todas, o solo una si se indica area_id.",
+        "core",
+        "/visual/area",
+        args.AreaFilter,
+        query_names={"area_id": "id"},
+    ),
+    ToolSpec(
+        "visual_categorias",
+        "Obtiene las categorías de las campañas visuales: todas, o solo una si se indica category_id.",
+        "core",
+        "/visual/category",
+        args.CategoryFilter,
+        query_names={"category_id": "id"},
+    ),
+    ToolSpec(
+        "visual_area_categorias",
+        "Obtiene las categorías vinculadas a una o más áreas visuales (relación área-categoría).",
+        "core",
+        "/visual/category/areas",
+        args.AreaIds,
+        query_names={"areas_id": "areas"},
+    ),
+    ToolSpec(
+        "visual_razones",
+        "Obtiene los criterios de evaluación (razones) de las campañas visuales: todos, o uno si se indica "
+        "reason_id.",
+        "core",
+        "/visual/reason",
+        args.ReasonFilter,
+    ),
+    ToolSpec(
+        "visual_area_categoria_razones",
+        "Obtiene los criterios de evaluación vinculados a categorías de área (relación muchos a muchos). "
+        "Consulta antes visual_areas y visual_area_categorias para conocer los IDs.",
+        "core",
+        "/visual/reason/categories",
+        args.CategoryIds,
+        query_names={"categories_id": "categories"},
+    ),
+    ToolSpec(
+        "moai_visapp_foto",
+        "Envía una foto (URL http/https) con sus criterios de evaluación a Visapp MoAI para que la evalúe. "
+        "Es la única herramienta que escribe datos en OneApp.",
+        "core",
+        "/visual/moai",
+        args.MoaiPhoto,
+        method="POST",
+    ),
+    ToolSpec(
+        "moai_visapp_foto_info",
+        "Obtiene todas las fotos enviadas a Visapp MoAI por el cliente, con su estado y resultado.",
+        "core",
+        "/visual/moai",
+    ),
+)
+
+TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in CATALOG)
+
+
+@dataclass(frozen=True)
+class _Registration:
+    """What every tenant's copy of a tool shares: schema and metadata are built once per process."""
+
+    spec: ToolSpec
+    parameters: dict[str, Any]
+    metadata: FuncMetadata
+    annotations: ToolAnnotations
+
+
+_REGISTRATIONS = tuple(
+    _Registration(
+        spec=spec,
+        parameters=spec.arguments.model_json_schema(by_alias=True),
+        metadata=FuncMetadata(arg_model=spec.arguments),
+        annotations=ToolAnnotations(
+            read_only_hint=spec.read_only,
+            destructive_hint=False,
+            idempotent_hint=spec.read_only,
+            open_world_hint=True,
+        ),
+    )
+    for spec in CATALOG
+)
+
+
+def build_server(client_id: str, upstream: OneAppClient, allowed: frozenset[str] | None = None) -> MCPServer:
+    """An MCP server exposing the tenant's tools, each calling OneApp through `upstream`."""
+    tools = [
+        Tool(
+            fn=_handler(client_id, reg.spec, upstream),
+            name=reg.spec.name,
+            description=reg.spec.description,
+            parameters=reg.parameters,
+            fn_metadata=reg.metadata,
+            is_async=True,
+            annotations=reg.annotations,
+        )
+        for reg in _REGISTRATIONS
+        if allowed is None or reg.spec.name in allowed
+    ]
+    return MCPServer(SERVER_NAME, tools=tools, warn_on_duplicate_tools=False)
+
+
+def _handler(
+    client_id: str, spec: ToolSpec, upstream: OneAppClient
+) -> Callable[..., Awaitable[CallToolResult]]:
+    async def call(**values: Any) -> CallToolResult:
+        path, query, body = spec.upstream_request(values)
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            status, data = await upstream.request(spec.method, spec.base, path, query, body)
+        except UpstreamError as exc:
+            status = exc.status
+            raise ToolError(str(exc)) from None
+        finally:
+            logger.info(
+                "tool call tenant=%s tool=%s upstream_status=%s ms=%.1f",
+                client_id,
+                spec.name,
+                status if status is not None else "-",
+                (time.perf_counter() - started) * 1000,
+            )
+        return _result(data)
+
+    return call
+
+
+def _result(data: Any) -> CallToolResult:
+    """The upstream JSON as text, and as structured content (objects as they are, anything else wrapped)."""
+    text = json.dumps(data, ensure_ascii=False)
+    structured = data if isinstance(data, dict) else {"result": data}
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)

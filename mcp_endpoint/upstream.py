@@ -1,0 +1,112 @@
+"""Calls to one tenant's OneApp API over a pooled keep-alive `httpx.AsyncClient`.
+
+Every failure becomes an `UpstreamError` whose message is safe to show a model: it names the
+status or the network fault, never the token or a request header.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+
+from tenants.models import TenantSettings
+
+logger = logging.getLogger(__name__)
+
+POOL_SIZE = 20
+MAX_ERROR_SNIPPET = 200
+USER_AGENT = "oneapp-mcp"
+
+
+class UpstreamError(Exception):
+    """A OneApp call failed; the message is meant for the model that called the tool."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OneAppClient:
+    """One tenant's connection pool to OneApp, with that tenant's credentials and timeout."""
+
+    def __init__(self, tenant: TenantSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        if tenant.authorization:
+            headers["Authorization"] = tenant.authorization
+        if tenant.client_header:
+            headers["client"] = tenant.client_header
+        self.bases = {"core": tenant.core_base_url, "client": tenant.client_base_url}
+        self.timeout_ms = tenant.http_timeout_ms
+        self._secret = tenant.authorization
+        self._http = httpx.AsyncClient(
+            headers=headers,
+            timeout=tenant.http_timeout_ms / 1000,
+            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment must not see tenants' tokens
+            transport=transport,
+        )
+
+    async def request(
+        self, method: str, base: str, path: str, query: dict[str, str], body: Any = None
+    ) -> tuple[int, Any]:
+        """Send one call and return (status, parsed JSON). Raises UpstreamError."""
+        url = self.bases[base] + path
+        if query:
+            # Commas stay literal: the contract sends lists as `areas=1,2,3`.
+            url += "?" + urlencode(query, safe=",")
+        try:
+            response = await self._http.request(
+                method, url, content=None if body is None else json.dumps(body)
+            )
+        except httpx.TimeoutException:
+            raise UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.") from None
+        except httpx.ConnectError as exc:
+            raise UpstreamError(
+                f"Could not connect to OneApp at {_host(url)}: {_connect_reason(exc)}."
+            ) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(
+                f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__})."
+            ) from None
+        return response.status_code, self._parse(response)
+
+    def _parse(self, response: httpx.Response) -> Any:
+        if not response.is_success:
+            raise UpstreamError(
+                f"OneApp answered {response.status_code} {response.reason_phrase}: {self._snippet(response)}",
+                status=response.status_code,
+            )
+        try:
+            return response.json()
+        except ValueError:
+            raise UpstreamError(
+                f"OneApp answered {response.status_code} with a body that is not JSON.",
+                status=response.status_code,
+            ) from None
+
+    def _snippet(self, response: httpx.Response) -> str:
+        text = " ".join(response.text.split()) or "(empty body)"
+        if self._secret:
+            text = text.replace(self._secret, "[redacted]")
+        return text if len(text) <= MAX_ERROR_SNIPPET else text[:MAX_ERROR_SNIPPET] + "…"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def _connect_reason(exc: httpx.ConnectError) -> str:
+    text = str(exc).lower()
+    if "name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+        return "the host name could not be resolved"
+    if "refused" in text:
+        return "connection refused"
+    return "the connection failed"

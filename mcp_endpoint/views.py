@@ -1,0 +1,60 @@
+"""POST /mcp: route by X-Client-ID, then let the tenant's MCP server (the official SDK) answer."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from mcp_endpoint import routing
+from mcp_endpoint.cache import server_cache
+from mcp_endpoint.serving import ServerRetired
+from tenants.crypto import TokenDecryptionError
+
+logger = logging.getLogger(__name__)
+
+
+@csrf_exempt
+async def mcp_view(request: HttpRequest) -> HttpResponse:
+    request.get_host()  # raises DisallowedHost (400) for a Host not in ALLOWED_HOSTS
+    if request.method != "POST":
+        response = routing.METHOD_NOT_ALLOWED.response()
+        response["Allow"] = "POST"
+        return response
+    client_id = routing.route_client_id(request.headers.get("X-Client-ID"))
+    if isinstance(client_id, routing.Refusal):
+        return client_id.response()
+    if not _origin_allowed(request):
+        return routing.FORBIDDEN_ORIGIN.response()
+    return await _answer(request, client_id)
+
+
+async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
+    for _ in range(3):  # a server retired between lookup and use is looked up again
+        try:
+            server = await server_cache().aget(client_id)
+        except TokenDecryptionError as exc:
+            logger.error("tenant %s cannot be served: %s", client_id, exc)
+            return routing.TENANT_UNAVAILABLE.response()
+        if server is None:
+            return routing.unknown_client(client_id).response()
+        try:
+            status, headers, body = await server.handle(request.scope, request.body)
+        except ServerRetired:
+            continue
+        response = HttpResponse(body, status=status)
+        for name, value in headers:
+            response.headers[name.decode("latin-1")] = value.decode("latin-1")
+        return response
+    return routing.TENANT_UNAVAILABLE.response()
+
+
+def _origin_allowed(request: HttpRequest) -> bool:
+    """No Origin (a non-browser client), our own origin, or one allowed by MCP_ALLOWED_ORIGINS."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    own = f"{request.scheme}://{request.get_host()}"
+    return origin == own or origin in settings.MCP_ALLOWED_ORIGINS

@@ -1,0 +1,116 @@
+"""A fake OneApp: a real HTTP/1.1 server on 127.0.0.1 that records every request it receives."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    query: str  # raw, as sent
+    headers: dict[str, str]  # lowercase names
+    body: bytes
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query, keep_blank_values=True))
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | None = None  # None: echo what was asked, as JSON
+    content_type: str = "application/json"
+    delay: float = 0.0
+
+
+@dataclass
+class FakeOneApp:
+    received: list[Received] = field(default_factory=list)
+    replies: dict[str, Reply] = field(default_factory=dict)  # by path; "*" for any
+    connections: int = 0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeOneApp:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def reply(self, path: str, status: int = 200, body: Any = None, **kwargs: Any) -> None:
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        self.replies[path] = Reply(status, raw, **kwargs)
+
+    def _record(self, received: Received) -> Reply:
+        with self._lock:
+            self.received.append(received)
+            return self.replies.get(received.path) or self.replies.get("*") or Reply()
+
+    def _connected(self) -> None:
+        with self._lock:
+            self.connections += 1
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as OneApp does
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
+            def setup(self) -> None:
+                super().setup()
+                fake._connected()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                received = Received(
+                    method=self.command,
+                    path=parts.path,
+                    query=parts.query,
+                    headers={name.lower(): value for name, value in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                )
+                reply = fake._record(received)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                body = reply.body
+                if body is None:
+                    body = json.dumps(
+                        {"method": received.method, "path": received.path, "query": received.params}
+                    ).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        return Handler
