@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
+from django.template.defaultfilters import pluralize
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -36,6 +38,11 @@ class ClientConfigForm(forms.ModelForm):
     class Meta:
         model = ClientConfig
         exclude = ["authorization"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding:  # a new tenant has no token to clear
+            del self.fields["clear_token"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -80,13 +87,23 @@ class ClientConfigAdmin(admin.ModelAdmin):
         return ["client_id", *readonly] if obj is not None else readonly
 
     def get_fieldsets(self, request: HttpRequest, obj: ClientConfig | None = None) -> list[Any]:
-        if obj is None:  # nothing to clear or show yet on the add page
-            return [
-                (name, {"fields": [f for f in opts["fields"] if f not in ("token_status", "clear_token")]})
-                for name, opts in self.fieldsets
-                if name != "History"
-            ]
-        return self.fieldsets
+        if obj is None:  # nothing to show or clear yet
+            hidden = {"token_status", "clear_token", "created_at", "updated_at"}
+        elif not self.has_change_permission(request, obj):  # view-only staff have nothing to write
+            hidden = {TOKEN_FIELD, "clear_token"}
+        else:
+            return self.fieldsets
+        fieldsets = [
+            (name, {**opts, "fields": [f for f in opts["fields"] if f not in hidden]})
+            for name, opts in self.fieldsets
+        ]
+        return [(name, opts) for name, opts in fieldsets if opts["fields"]]
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # No filtering on the token column, not even on its ciphertext, from the changelist URL.
+        if lookup.split(LOOKUP_SEP)[0] == "authorization":
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="token")
     def token_status(self, obj: ClientConfig) -> str:
@@ -101,20 +118,29 @@ class ClientConfigAdmin(admin.ModelAdmin):
 
     @admin.action(description="Enable selected tenants", permissions=["change"])
     def enable_tenants(self, request: HttpRequest, queryset: QuerySet[ClientConfig]) -> None:
-        count = self._set_enabled(queryset, True)
-        self.message_user(request, f"Enabled {count} tenant(s).", messages.SUCCESS)
+        changed, selected = self._set_enabled(queryset, True)
+        self.message_user(
+            request,
+            f"Enabled {changed} of {selected} selected tenant{pluralize(selected)}.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Disable selected tenants", permissions=["change"])
     def disable_tenants(self, request: HttpRequest, queryset: QuerySet[ClientConfig]) -> None:
-        count = self._set_enabled(queryset, False)
-        self.message_user(request, f"Disabled {count} tenant(s).", messages.SUCCESS)
+        changed, selected = self._set_enabled(queryset, False)
+        self.message_user(
+            request,
+            f"Disabled {changed} of {selected} selected tenant{pluralize(selected)}.",
+            messages.SUCCESS,
+        )
 
     @staticmethod
-    def _set_enabled(queryset: QuerySet[ClientConfig], enabled: bool) -> int:
+    def _set_enabled(queryset: QuerySet[ClientConfig], enabled: bool) -> tuple[int, int]:
+        """Set `enabled` on the selected tenants; return how many changed and how many were selected."""
+        tenants = list(queryset)
+        changed = [tenant for tenant in tenants if tenant.enabled != enabled]
         # Saved one by one, not with update(), so that save signals drop the cached servers.
-        changed = 0
-        for tenant in queryset.exclude(enabled=enabled):
+        for tenant in changed:
             tenant.enabled = enabled
             tenant.save(update_fields=["enabled", "updated_at"])
-            changed += 1
-        return changed
+        return len(changed), len(tenants)
