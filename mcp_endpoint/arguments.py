@@ -93,9 +93,13 @@ class CheckPage(CheckId):
     limit: Limit | None = LIMIT
 
 
-class CuestionariosQuery(CheckPage):
+class CuestionariosQuery(Arguments):
+    # Field order is the contract's query order.
+    check_id: Id = _about("ID del checklist.")
     from_date: IsoDate = _about("Fecha inicial del rango, YYYY-MM-DD.")
     end_date: IsoDate = _about("Fecha final del rango, YYYY-MM-DD (incluida).")
+    page: Page | None = PAGE
+    limit: Limit | None = LIMIT
 
     @model_validator(mode="after")
     def _range_in_order(self) -> CuestionariosQuery:
@@ -110,10 +114,13 @@ class AsignacionesQuery(Arguments):
     limit: Limit | None = LIMIT
 
 
-class RespuestasQuery(AsignacionesQuery):
+class RespuestasQuery(Arguments):
+    cuestionario_id: Id = _about("ID del cuestionario.")
     asignacion_id: Id | None = _about(
         "ID de una asignación; si se omite, se listan las respuestas de todo el cuestionario.", default=None
     )
+    page: Page | None = PAGE
+    limit: Limit | None = LIMIT
 
 
 class AreaFilter(Arguments):

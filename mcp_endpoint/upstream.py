@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -41,7 +42,7 @@ class OneAppClient:
             headers["client"] = tenant.client_header
         self.bases = {"core": tenant.core_base_url, "client": tenant.client_base_url}
         self.timeout_ms = tenant.http_timeout_ms
-        self._secret = tenant.authorization
+        self._secrets = _secret_forms(tenant.authorization)
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=tenant.http_timeout_ms / 1000,
@@ -91,22 +92,38 @@ class OneAppClient:
 
     def _snippet(self, response: httpx.Response) -> str:
         text = " ".join(response.text.split()) or "(empty body)"
-        if self._secret:
-            text = text.replace(self._secret, "[redacted]")
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
         return text if len(text) <= MAX_ERROR_SNIPPET else text[:MAX_ERROR_SNIPPET] + "…"
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
 
+def _secret_forms(authorization: str) -> list[str]:
+    """The header value, and its credential without a scheme such as `Bearer`, which an upstream may echo alone."""
+    value = authorization.strip()
+    scheme, _, credential = value.partition(" ")
+    forms = [value, credential.strip()] if scheme and credential.strip() else [value]
+    return [form for form in forms if form]
+
+
 def _host(url: str) -> str:
-    return urlsplit(url).netloc
+    """host[:port], without the user:password@ that a base URL may carry."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else str(parts.hostname)
+    return f"{host}:{parts.port}" if parts.port else host
 
 
-def _connect_reason(exc: httpx.ConnectError) -> str:
-    text = str(exc).lower()
-    if "name or service not known" in text or "name resolution" in text or "nodename nor servname" in text:
+def _connect_reason(exc: BaseException) -> str:
+    """Name the network fault, from the OS error at the root of httpx's exception chain."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return "the host name could not be resolved"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        cause = cause.__cause__ or cause.__context__
+    if "name or service not known" in str(exc).lower():
         return "the host name could not be resolved"
-    if "refused" in text:
-        return "connection refused"
     return "the connection failed"

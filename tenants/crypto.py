@@ -86,7 +86,9 @@ def reencrypt_with_primary(ciphertext: str) -> str:
 
 
 class Ciphertext(str):
-    """A value as stored in the database, not yet decrypted."""
+    """A value as stored in the database; it keeps its plaintext once decrypted."""
+
+    plaintext: str | None = None
 
 
 class EncryptedDescriptor(DeferredAttribute):
@@ -96,16 +98,18 @@ class EncryptedDescriptor(DeferredAttribute):
         if instance is None:
             return self
         value = super().__get__(instance, cls)
-        if isinstance(value, Ciphertext):
+        if not isinstance(value, Ciphertext):
+            return value
+        if value.plaintext is None:
             try:
-                value = decrypt(value)
+                value.plaintext = decrypt(value)
             except InvalidToken:
                 raise TokenDecryptionError(
                     f"The {self.field.name} of {instance} cannot be decrypted with the configured "
                     "TOKEN_ENCRYPTION_KEYS. Add the key it was encrypted with, or set a new value."
                 ) from None
-            instance.__dict__[self.field.attname] = value
-        return value
+        # The ciphertext stays in place, so saving a token that was only read rewrites the same bytes.
+        return value.plaintext
 
     def __set__(self, instance: models.Model, value: Any) -> None:
         instance.__dict__[self.field.attname] = "" if value is None else value

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.db import connection
 
 from mcp_endpoint.cache import server_cache
 from tenants.models import ClientConfig
@@ -14,6 +15,14 @@ from tests.fake_upstream import FakeOneApp
 from tests.live_server import UvicornThread
 
 CANARY_TOKEN = "Bearer canary-upstream-token-7f3a9c1e2b"
+
+
+def raw_token(client_id: str) -> str:
+    """The token column exactly as the database holds it."""
+    with connection.cursor() as cursor:
+        # Quoted: AUTHORIZATION is a reserved word in PostgreSQL.
+        cursor.execute('SELECT "authorization" FROM tenants_clientconfig WHERE client_id = %s', [client_id])
+        return cursor.fetchone()[0]
 
 
 @pytest.fixture

@@ -2,17 +2,10 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
-
-
-def raw_token(client_id: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT authorization FROM tenants_clientconfig WHERE client_id = %s", [client_id])
-        return cursor.fetchone()[0]
+from tests.conftest import CANARY_TOKEN, raw_token
 
 
 @pytest.mark.django_db
@@ -36,6 +29,16 @@ def test_saving_without_touching_the_token_keeps_the_same_ciphertext(make_tenant
     before = raw_token("acme")
     tenant = ClientConfig.objects.get(client_id="acme")
     tenant.name = "Renamed"
+    tenant.save()
+    assert raw_token("acme") == before
+
+
+@pytest.mark.django_db
+def test_reading_the_token_then_saving_keeps_the_same_ciphertext(make_tenant):
+    make_tenant("acme")
+    before = raw_token("acme")
+    tenant = ClientConfig.objects.get(client_id="acme")
+    assert tenant.authorization == CANARY_TOKEN
     tenant.save()
     assert raw_token("acme") == before
 

@@ -6,12 +6,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.db.models.signals import post_save
 
 from tenants.legacy import ENV_VARS
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
+from tests.conftest import CANARY_TOKEN, raw_token
 
 LEGACY_VARS = ("CLIENTS_CONFIG", *ENV_VARS.values())
 ACME_TOKEN = "Bearer canary-acme-9b2f47d1c3"
@@ -83,12 +82,6 @@ def run_failing(*args):
     assert error.__cause__ is None
     assert error.__context__ is None or error.__suppress_context__
     return message
-
-
-def raw_token(client_id: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT authorization FROM tenants_clientconfig WHERE client_id = %s", [client_id])
-        return cursor.fetchone()[0]
 
 
 def make_beta(make_tenant):
