@@ -14,7 +14,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from tenants.crypto import TokenDecryptionError
-from tenants.models import ClientConfig
+from tenants.models import ClientConfig, header_value
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
 
@@ -24,6 +24,7 @@ class ClientConfigForm(forms.ModelForm):
         label="Upstream token",
         required=False,
         strip=True,
+        validators=[header_value],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Sent verbatim as the Authorization header to OneApp (for example "
         "“Bearer …”). Write-only: it is stored encrypted and never shown again. "

@@ -17,6 +17,7 @@ from django.core.signals import setting_changed
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 from django.dispatch import receiver
+from django.views.decorators.debug import sensitive_variables
 
 GENERATE_KEY_HINT = (
     'Generate one with: python -c "from cryptography.fernet import Fernet; '
@@ -64,6 +65,7 @@ def _forget_keyring(*, setting: str, **kwargs: Any) -> None:
         _keyring.cache_clear()
 
 
+@sensitive_variables("plaintext")
 def encrypt(plaintext: str) -> str:
     return keyring()[1].encrypt(plaintext.encode()).decode()
 
@@ -130,6 +132,7 @@ class EncryptedTextField(models.TextField):
         # The raw value: a token loaded and not changed is written back as the same ciphertext.
         return model_instance.__dict__.get(self.attname, "")
 
+    @sensitive_variables("value")
     def get_prep_value(self, value: Any) -> str:
         if not value:
             return ""

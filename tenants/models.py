@@ -12,6 +12,12 @@ from django.db import models
 from tenants.crypto import EncryptedTextField
 
 CLIENT_ID_PATTERN = r"^[a-z0-9]{1,64}$"
+HTTP_URL_MESSAGE = "Enter an http:// or https:// URL."
+# What an HTTP header value may hold: visible ASCII and inner spaces (a newline would split the header).
+header_value = RegexValidator(
+    r"\A[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?\Z",
+    "Use printable ASCII characters only, with no line breaks and no leading or trailing spaces.",
+)
 DEFAULT_CORE_BASE_URL = "https://api.oneapp.cl"
 DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
 DEFAULT_HTTP_TIMEOUT_MS = 30_000
@@ -21,12 +27,12 @@ MAX_HTTP_TIMEOUT_MS = 300_000
 class HttpURLField(models.URLField):
     """A URL that must be http or https; a scheme-less entry in a form is read as https."""
 
-    default_validators = [
-        URLValidator(schemes=["http", "https"], message="Enter an http:// or https:// URL.")
-    ]
+    default_validators = [URLValidator(schemes=["http", "https"], message=HTTP_URL_MESSAGE)]
 
     def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"assume_scheme": "https", **kwargs})
+        # The form field would otherwise replace our message with its own "Enter a valid URL."
+        defaults = {"assume_scheme": "https", "error_messages": {"invalid": HTTP_URL_MESSAGE}}
+        return super().formfield(**{**defaults, **kwargs})
 
 
 class ClientIdField(models.CharField):
@@ -81,11 +87,13 @@ class ClientConfig(models.Model):
     authorization = EncryptedTextField(
         "upstream token",
         blank=True,
+        validators=[header_value],
         help_text="Sent verbatim as the Authorization header to OneApp. Stored encrypted.",
     )
     client_header = models.CharField(
         max_length=200,
         blank=True,
+        validators=[header_value],
         help_text="Sent as the `client` header, which tells OneApp which customer this is. "
         "Leave empty to send no such header.",
     )

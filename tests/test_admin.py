@@ -7,7 +7,6 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
-from django.db import connection
 from django.db.models.signals import post_save
 from django.test import Client
 from django.urls import reverse
@@ -15,7 +14,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from tenants.admin import TOKEN_FIELD, ClientConfigAdmin
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
+from tests.conftest import CANARY_TOKEN, raw_token
 
 # Typed into the admin forms. No dictionary words, so any 8-character piece of it in a page is a leak.
 ADMIN_TOKEN = "Bearer Qx7vK2pL9wR4tZ8mN3sD6fH1a2b"
@@ -27,12 +26,6 @@ ADD = reverse("admin:tenants_clientconfig_add")
 
 def change_url(tenant: ClientConfig) -> str:
     return reverse("admin:tenants_clientconfig_change", args=[tenant.pk])
-
-
-def raw_token(client_id: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT authorization FROM tenants_clientconfig WHERE client_id = %s", [client_id])
-        return cursor.fetchone()[0]
 
 
 def form_data(**overrides: str) -> dict[str, str]:

@@ -113,3 +113,14 @@ def test_snapshot_is_an_immutable_decrypted_copy_that_hides_the_token_in_repr(ma
 def test_token_hint_masks_all_but_the_last_four_characters_of_long_tokens(make_tenant, token, hint):
     tenant = ClientConfig.objects.get(pk=make_tenant("acme", authorization=token).pk)
     assert tenant.token_hint() == hint
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "value", ["Bearer abc\n", "Bearer a\r\nX-Evil: 1", " Bearer abc", "Bearer ñ", "tab\there"]
+)
+def test_token_and_client_header_must_be_one_line_of_printable_ascii(value):
+    with pytest.raises(ValidationError) as excinfo:
+        build(authorization=value, client_header=value).full_clean()
+    assert {"authorization", "client_header"} <= set(excinfo.value.message_dict)
+    assert value.strip() not in str(excinfo.value)
