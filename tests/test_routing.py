@@ -1,0 +1,158 @@
+"""The X-Client-ID contract and the other refusals of /mcp, over real HTTP."""
+
+import json
+
+import httpx
+import pytest
+
+from mcp_endpoint.cache import server_cache
+from mcp_endpoint.routing import route_client_id
+from tenants.models import ClientConfig
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+MISSING = b'{"error": "Missing X-Client-ID header. Provide client identifier.", "code": "MISSING_CLIENT_ID"}'
+DUPLICATE = (
+    b'{"error": "Multiple X-Client-ID headers detected. Provide exactly one.", "code": "DUPLICATE_CLIENT_ID"}'
+)
+INVALID = b'{"error": "Client ID must contain only alphanumeric characters (a-z, 0-9).", "code": "INVALID_CLIENT_ID"}'
+
+
+def unknown(client_id: str) -> bytes:
+    return (
+        b'{"error": "Unknown client ID: ' + client_id.encode() + b'. Check X-Client-ID header value.", '
+        b'"code": "UNKNOWN_CLIENT"}'
+    )
+
+
+def post(
+    url: str, headers: list[tuple[str, str]] | dict[str, str], body: bytes | None = None
+) -> httpx.Response:
+    all_headers = [*MCP_HEADERS.items(), *(headers.items() if isinstance(headers, dict) else headers)]
+    return httpx.post(url + "/mcp", headers=all_headers, content=body or json.dumps(INITIALIZE).encode())
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "MISSING"),
+        ("", "MISSING"),
+        ("   ", "MISSING"),
+        ("acme,globex", "DUPLICATE"),
+        ("acme, acme", "DUPLICATE"),
+        (",", "DUPLICATE"),
+        ("ac-me", "INVALID"),
+        ("../acme", "INVALID"),
+        ("acmé", "INVALID"),
+        ("acme\x00", "INVALID"),
+        ("ACME", "acme"),
+        ("  Acme42\t", "acme42"),
+    ],
+)
+def test_client_id_header_is_trimmed_lowercased_and_checked_in_contract_order(header, expected):
+    result = route_client_id(header)
+    assert (result.code.split("_")[0] if not isinstance(result, str) else result) == expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "body"),
+    [
+        ([], 403, MISSING),
+        ([("X-Client-ID", "")], 403, MISSING),
+        ([("X-Client-ID", "acme"), ("X-Client-ID", "acme")], 400, DUPLICATE),
+        ([("X-Client-ID", "acme,globex")], 400, DUPLICATE),
+        ([("X-Client-ID", "ac_me")], 403, INVALID),
+        ([("X-Client-ID", "../../etc/passwd")], 403, INVALID),
+        ([("X-Client-ID", "nobody")], 403, unknown("nobody")),
+        ([("X-Client-ID", "NoBody")], 403, unknown("nobody")),
+    ],
+)
+def test_routing_errors_follow_the_contract_byte_for_byte_and_reach_nothing(
+    live_server_url, oneapp_tenant, fake_oneapp, headers, status, body
+):
+    response = post(live_server_url, headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == body
+    assert fake_oneapp.received == []
+    assert len(server_cache()) == 0
+
+
+def test_client_id_is_matched_case_and_whitespace_insensitively(live_server_url, oneapp_tenant):
+    response = post(live_server_url, {"X-Client-ID": "ACME"})
+    assert response.status_code == 200
+    assert response.json()["result"]["serverInfo"]["name"] == "oneapp-mcp"
+
+
+def test_a_disabled_tenant_is_an_unknown_client(live_server_url, oneapp_tenant):
+    ClientConfig.objects.filter(client_id="acme").update(enabled=False)
+    response = post(live_server_url, {"X-Client-ID": "acme"})
+    assert (response.status_code, response.content) == (403, unknown("acme"))
+
+
+def test_get_is_not_allowed_on_the_stateless_endpoint(live_server_url, oneapp_tenant):
+    response = httpx.get(
+        live_server_url + "/mcp", headers={"X-Client-ID": "acme", "Accept": "text/event-stream"}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_the_trailing_slash_form_is_not_redirected(live_server_url, oneapp_tenant):
+    response = httpx.post(live_server_url + "/mcp/", headers={"X-Client-ID": "acme"}, json=INITIALIZE)
+    assert response.status_code == 404
+
+
+def test_a_host_outside_allowed_hosts_is_refused(live_server_url, oneapp_tenant, fake_oneapp):
+    response = post(live_server_url, {"X-Client-ID": "acme", "Host": "evil.example"})
+    assert response.status_code == 400
+    assert fake_oneapp.received == []
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [
+        ("https://evil.example", 403),
+        ("null", 403),
+        ("http://allowed.example", 200),
+    ],
+)
+def test_a_foreign_origin_is_refused(live_server_url, oneapp_tenant, settings, origin, status):
+    settings.MCP_ALLOWED_ORIGINS = ["http://allowed.example"]
+    response = post(live_server_url, {"X-Client-ID": "acme", "Origin": origin})
+    assert response.status_code == status
+    if status == 403:
+        assert response.json()["code"] == "FORBIDDEN_ORIGIN"
+
+
+def test_our_own_origin_is_allowed(live_server_url, oneapp_tenant):
+    response = post(live_server_url, {"X-Client-ID": "acme", "Origin": live_server_url})
+    assert response.status_code == 200
+
+
+def test_a_tenant_whose_token_cannot_be_decrypted_gets_503_without_leaking(
+    live_server_url, oneapp_tenant, settings, fresh_key, caplog
+):
+    settings.TOKEN_ENCRYPTION_KEYS = [fresh_key]
+    response = post(live_server_url, {"X-Client-ID": "acme"})
+    assert response.status_code == 503
+    assert response.json()["code"] == "TENANT_UNAVAILABLE"
+    assert "acme" in caplog.text and "gAAAA" not in caplog.text and fresh_key not in caplog.text
+
+
+def test_malformed_json_gets_a_json_rpc_parse_error_not_a_500(live_server_url, oneapp_tenant, fake_oneapp):
+    response = post(live_server_url, {"X-Client-ID": "acme"}, body=b'{"jsonrpc": "2.0", "id": 1, "method"')
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700
+    assert fake_oneapp.received == []
