@@ -1,0 +1,19 @@
+"""The same 18-tool catalog served by the bare SDK (`MCPServer.streamable_http_app`), for comparison.
+
+Usage: BENCH_UPSTREAM=http://127.0.0.1:PORT uvicorn bench.bare_app:app
+"""
+
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
+django.setup()  # only for the shared tool catalog's imports; no database is used
+
+from mcp_endpoint.tools import build_server  # noqa: E402
+from mcp_endpoint.upstream import OneAppClient  # noqa: E402
+from tenants.models import TenantSettings  # noqa: E402
+
+upstream = os.environ["BENCH_UPSTREAM"]
+tenant = TenantSettings("acme", upstream, upstream, "Bearer bench-token", "acme", 30_000)
+app = build_server("acme", OneAppClient(tenant)).streamable_http_app(json_response=True, stateless_http=True)
