@@ -27,6 +27,10 @@ _NO_SDK_HOST_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=F
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
+# The event loop keeps only weak references to tasks: a close task nobody holds could be
+# garbage-collected before it has closed anything.
+_closing: set[asyncio.Task[None]] = set()
+
 
 class ServerRetired(Exception):
     """The server was retired before this request reached it; resolve the tenant again."""
@@ -88,13 +92,17 @@ class TenantServer:
     def _close_soon(self) -> None:
         if not self._stop.is_set():
             self._stop.set()
-            asyncio.get_running_loop().create_task(self.aclose())
+            task = asyncio.get_running_loop().create_task(self.aclose(), name=f"close-mcp-{self.client_id}")
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
     async def aclose(self) -> None:
         self._stop.set()
-        if self._runner is not None:
-            await self._runner
-        await self.upstream.aclose()
+        try:
+            if self._runner is not None:
+                await self._runner
+        finally:  # the pool is released even if the SDK's manager failed or was cancelled
+            await self.upstream.aclose()
         logger.debug("closed the MCP server of tenant %s", self.client_id)
 
 

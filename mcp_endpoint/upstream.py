@@ -101,7 +101,7 @@ class OneAppClient:
 
 
 def _secret_forms(authorization: str) -> list[str]:
-    """The header value, and its credential without a scheme such as `Bearer`, which an upstream may echo alone."""
+    """The header value, and its credential without the scheme (`Bearer`): an upstream may echo either."""
     value = authorization.strip()
     scheme, _, credential = value.partition(" ")
     forms = [value, credential.strip()] if scheme and credential.strip() else [value]
