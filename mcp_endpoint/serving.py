@@ -57,7 +57,13 @@ class TenantServer:
         self.loop = asyncio.get_running_loop()
         started = asyncio.Event()
         self._runner = asyncio.create_task(self._run(started), name=f"mcp-manager-{self.client_id}")
-        await started.wait()
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait([waiting, self._runner], return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():  # the manager failed before it was ready: report why
+            waiting.cancel()
+            await self.upstream.aclose()
+            self._runner.result()
+            raise RuntimeError(f"the MCP session manager of tenant {self.client_id} stopped while starting")
 
     async def _run(self, started: asyncio.Event) -> None:
         async with self.manager.run():
