@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
-from django.db import connection
+from django.db import connection, connections
 
 from mcp_endpoint.cache import server_cache
 from tenants.models import ClientConfig
@@ -49,6 +50,15 @@ def make_tenant(db: None) -> Callable[..., ClientConfig]:
 @pytest.fixture
 def fresh_key() -> str:
     return Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_async_orm_connections(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    yield
+    # Async tests reach the ORM through asgiref's one shared worker thread, whose connection would
+    # otherwise stay open and keep PostgreSQL from dropping the test database.
+    with django_db_blocker.unblock():
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 @pytest.fixture
