@@ -6,4 +6,4 @@ class McpEndpointConfig(AppConfig):
     verbose_name = "MCP endpoint"
 
     def ready(self) -> None:
-        from mcp_endpoint import cache  # noqa: F401 - connects the invalidation receivers
+        from mcp_endpoint import cache, checks  # noqa: F401 - connects the receivers, registers the checks

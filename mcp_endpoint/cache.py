@@ -17,12 +17,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import transaction
-from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from mcp_endpoint.serving import TenantServer
 from tenants.models import ClientConfig, TenantSettings
+from tenants.signals import tenant_changed
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +157,12 @@ class ServerCache:
 
 
 async def load_tenant(client_id: str) -> TenantSettings | None:
+    """The enabled tenant's settings with its unrevoked keys (two queries), or None."""
     tenant = await ClientConfig.objects.filter(client_id=client_id, enabled=True).afirst()
-    return tenant.snapshot() if tenant is not None else None
+    if tenant is None:
+        return None
+    keys = tenant.access_keys.filter(revoked_at__isnull=True)
+    return tenant.snapshot(tuple([key.digest() async for key in keys]))
 
 
 _cache: ServerCache | None = None
@@ -185,9 +188,7 @@ def _reconfigure(*, setting: str, **kwargs: Any) -> None:
         _cache = None
 
 
-@receiver(post_save, sender=ClientConfig, dispatch_uid="mcp_endpoint.invalidate_on_save")
-@receiver(post_delete, sender=ClientConfig, dispatch_uid="mcp_endpoint.invalidate_on_delete")
-def _invalidate_tenant(sender: type[ClientConfig], instance: ClientConfig, **kwargs: Any) -> None:
-    client_id = instance.client_id
-    # After commit, so the rebuild reads the new row, never an uncommitted or rolled-back one.
-    transaction.on_commit(lambda: server_cache().invalidate(client_id), using=kwargs.get("using"))
+@receiver(tenant_changed, dispatch_uid="mcp_endpoint.drop_changed_tenant")
+def _drop_changed_tenant(*, client_id: str, **kwargs: Any) -> None:
+    # Sent after the commit, so the rebuild reads the new row, never an uncommitted or rolled-back one.
+    server_cache().invalidate(client_id)

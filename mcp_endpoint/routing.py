@@ -15,9 +15,12 @@ class Refusal:
     status: int
     code: str
     error: str
+    headers: tuple[tuple[str, str], ...] = ()
 
     def response(self) -> JsonResponse:
-        return JsonResponse({"error": self.error, "code": self.code}, status=self.status)
+        return JsonResponse(
+            {"error": self.error, "code": self.code}, status=self.status, headers=dict(self.headers)
+        )
 
 
 MISSING_CLIENT_ID = Refusal(
@@ -33,9 +36,31 @@ METHOD_NOT_ALLOWED = Refusal(
     405, "METHOD_NOT_ALLOWED", "Only POST is supported at /mcp (stateless Streamable HTTP)."
 )
 FORBIDDEN_ORIGIN = Refusal(403, "FORBIDDEN_ORIGIN", "Requests from this Origin are not allowed.")
+MISSING_ACCESS_KEY = Refusal(
+    401,
+    "MISSING_ACCESS_KEY",
+    "Missing access key. Send it as 'Authorization: Bearer <key>' together with X-Client-ID.",
+    (("WWW-Authenticate", 'Bearer realm="oneapp-mcp"'),),
+)
+INVALID_ACCESS_KEY = Refusal(
+    401,
+    "INVALID_ACCESS_KEY",
+    "Invalid access key: it is wrong, revoked, expired, or belongs to another client.",
+    (("WWW-Authenticate", 'Bearer realm="oneapp-mcp", error="invalid_token"'),),
+)
+PAYLOAD_TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts.")
 TENANT_UNAVAILABLE = Refusal(
     503, "TENANT_UNAVAILABLE", "This client's configuration cannot be used right now. Contact the operator."
 )
+
+
+def rate_limited(retry_after: int) -> Refusal:
+    return Refusal(
+        429,
+        "RATE_LIMITED",
+        f"Too many requests for this client. Retry after {retry_after} s.",
+        (("Retry-After", str(retry_after)),),
+    )
 
 
 def unknown_client(client_id: str) -> Refusal:

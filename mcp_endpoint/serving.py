@@ -40,6 +40,7 @@ class TenantServer:
     """A tenant's MCP server and upstream pool, bound to the event loop that started it."""
 
     def __init__(self, tenant: TenantSettings) -> None:
+        self.tenant = tenant
         self.client_id = tenant.client_id
         self.upstream = OneAppClient(tenant)
         self.mcp = build_server(tenant.client_id, self.upstream)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import routing
+from mcp_endpoint import guards, routing
 from mcp_endpoint.cache import server_cache
 from mcp_endpoint.serving import ServerRetired
 from tenants.crypto import TokenDecryptionError
@@ -40,6 +40,10 @@ async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
             return routing.TENANT_UNAVAILABLE.response()
         if server is None:
             return routing.unknown_client(client_id).response()
+        refusal = guards.check_access_key(request.headers.get("Authorization"), server.tenant)
+        refusal = refusal or await guards.check_rate(server.tenant)
+        if refusal is not None:
+            return refusal.response()
         try:
             status, headers, body = await server.handle(request.scope, request.body)
         except ServerRetired:
@@ -52,9 +56,9 @@ async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
 
 
 def _origin_allowed(request: HttpRequest) -> bool:
-    """No Origin (a non-browser client), our own origin, or one allowed by MCP_ALLOWED_ORIGINS."""
+    """No Origin (not a browser), or one listed in MCP_ALLOWED_ORIGINS.
+
+    Our own origin is not implied: under DNS rebinding a hostile page *is* "our" origin.
+    """
     origin = request.headers.get("Origin")
-    if origin is None:
-        return True
-    own = f"{request.scheme}://{request.get_host()}"
-    return origin == own or origin in settings.MCP_ALLOWED_ORIGINS
+    return origin is None or origin in settings.MCP_ALLOWED_ORIGINS

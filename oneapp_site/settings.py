@@ -127,5 +127,11 @@ LOGGING = {
 # The /mcp endpoint
 MCP_SERVER_CACHE_TTL_SECONDS = env.float("MCP_SERVER_CACHE_TTL_SECONDS", default=300.0)
 MCP_SERVER_CACHE_MAX_ENTRIES = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", default=1000)
-# Browser origins allowed to call /mcp besides our own (DNS-rebinding protection; the MCP spec requires it).
+# Browser origins allowed to call /mcp; any other Origin gets 403 (DNS-rebinding protection, MCP spec).
 MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])
+# Clients must send a tenant's access key as `Authorization: Bearer <key>` (mcp_endpoint.W001 when off).
+MCP_REQUIRE_ACCESS_KEY = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
+# Requests larger than this get 413 before they are parsed.
+MCP_MAX_REQUEST_BYTES = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
+# How often each worker looks for tenant changes made elsewhere (0 turns it off; tests only).
+MCP_CHANGE_POLL_SECONDS = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)

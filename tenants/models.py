@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
+from django.utils import timezone
 
 from tenants.crypto import EncryptedTextField
+from tenants.keys import KeyDigest, generate_key, hash_key
 
 CLIENT_ID_PATTERN = r"^[a-z0-9]{1,64}$"
 HTTP_URL_MESSAGE = "Enter an http:// or https:// URL."
@@ -22,6 +25,8 @@ DEFAULT_CORE_BASE_URL = "https://api.oneapp.cl"
 DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
 DEFAULT_HTTP_TIMEOUT_MS = 30_000
 MAX_HTTP_TIMEOUT_MS = 300_000
+DEFAULT_RATE_LIMIT_PER_MINUTE = 600
+DEFAULT_MAX_CONCURRENT_CALLS = 50
 
 
 class HttpURLField(models.URLField):
@@ -53,6 +58,9 @@ class TenantSettings:
     authorization: str = field(repr=False)
     client_header: str
     http_timeout_ms: int
+    access_keys: tuple[KeyDigest, ...] = ()
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
 
 
 class ClientConfig(models.Model):
@@ -104,6 +112,20 @@ class ClientConfig(models.Model):
         help_text="How long one call to OneApp may take before the tool reports a timeout "
         "(1 to 300000 milliseconds).",
     )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        "rate limit (requests per minute)",
+        default=DEFAULT_RATE_LIMIT_PER_MINUTE,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Requests to /mcp this tenant may make per minute; more get 429 Too Many Requests. "
+        "With a shared CACHE_URL (Redis) the limit holds across all instances, otherwise per worker.",
+    )
+    max_concurrent_calls = models.PositiveIntegerField(
+        "concurrent OneApp calls",
+        default=DEFAULT_MAX_CONCURRENT_CALLS,
+        validators=[MinValueValidator(1), MaxValueValidator(10_000)],
+        help_text="At most this many calls to OneApp at once for this tenant, per worker, so that one "
+        "busy tenant cannot take every connection. Further calls wait up to the timeout.",
+    )
     enabled = models.BooleanField(
         default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
     )
@@ -154,7 +176,7 @@ class ClientConfig(models.Model):
             return "not set"
         return "••••" + (token[-4:] if len(token) >= 12 else "")
 
-    def snapshot(self) -> TenantSettings:
+    def snapshot(self, access_keys: tuple[KeyDigest, ...] = ()) -> TenantSettings:
         return TenantSettings(
             client_id=self.client_id,
             core_base_url=self.core_base_url,
@@ -162,4 +184,69 @@ class ClientConfig(models.Model):
             authorization=self.authorization,
             client_header=self.client_header,
             http_timeout_ms=self.http_timeout_ms,
+            access_keys=access_keys,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            max_concurrent_calls=self.max_concurrent_calls,
         )
+
+
+class AccessKey(models.Model):
+    """A key an MCP client presents as `Authorization: Bearer …` to act for one tenant."""
+
+    tenant = models.ForeignKey(ClientConfig, on_delete=models.CASCADE, related_name="access_keys")
+    name = models.CharField(
+        max_length=100, help_text="Who or what uses this key, e.g. “Claude Desktop, Ana”."
+    )
+    prefix = models.CharField(max_length=8, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this moment the key stops working. Empty: it does not expire."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["tenant__client_id", "-created_at"]
+        verbose_name = "access key"
+
+    def __str__(self) -> str:
+        return f"{self.display_prefix} ({self.name})"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"omk_{self.prefix}"
+
+    @classmethod
+    def issue(
+        cls, tenant: ClientConfig, name: str, expires_at: datetime | None = None
+    ) -> tuple[AccessKey, str]:
+        """Create a key; returns the row and the key itself, which is not stored and cannot be shown again."""
+        key, prefix = generate_key()
+        access_key = cls(
+            tenant=tenant, name=name, prefix=prefix, key_hash=hash_key(key), expires_at=expires_at
+        )
+        access_key.full_clean()
+        access_key.save()
+        return access_key, key
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    def digest(self) -> KeyDigest:
+        return KeyDigest(self.pk, self.prefix, self.key_hash, self.expires_at)
+
+
+class TenantChange(models.Model):
+    """One committed change to a tenant or its keys; every worker polls these to drop stale servers."""
+
+    client_id = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.client_id}"

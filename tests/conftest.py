@@ -11,11 +11,21 @@ from cryptography.fernet import Fernet
 from django.db import connection, connections
 
 from mcp_endpoint.cache import server_cache
-from tenants.models import ClientConfig
+from tenants.keys import hash_key
+from tenants.models import AccessKey, ClientConfig
 from tests.fake_upstream import FakeOneApp
 from tests.live_server import UvicornThread
 
 CANARY_TOKEN = "Bearer canary-upstream-token-7f3a9c1e2b"
+# A fixed, well-formed access key for tenant "acme", so tests can send it without reading it back.
+ACME_KEY = "omk_acme0key_" + "canaryAccessKeyForTheTestSuiteOnly0123456789"[:43]
+
+
+def give_key(tenant: ClientConfig, key: str, **fields: Any) -> AccessKey:
+    """Store a known key for a tenant (as AccessKey.issue would, but with a key the test knows)."""
+    return AccessKey.objects.create(
+        tenant=tenant, name="tests", prefix=key[4:12], key_hash=hash_key(key), **fields
+    )
 
 
 def raw_token(client_id: str) -> str:
@@ -89,5 +99,8 @@ def _empty_server_cache() -> Iterator[None]:
 
 @pytest.fixture
 def oneapp_tenant(transactional_db: None, make_tenant: Callable[..., ClientConfig], fake_oneapp: FakeOneApp):
-    """A tenant whose OneApp is the fake upstream; committed, so the live server can read it."""
-    return make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)
+    """Tenant "acme", whose OneApp is the fake upstream and whose key is ACME_KEY; committed, so the
+    live server can read it."""
+    tenant = make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)
+    give_key(tenant, ACME_KEY)
+    return tenant

@@ -9,14 +9,22 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import ACME_KEY
+
 MODES = ["auto", "legacy"]  # the 2026-07-28 per-request revision, and the 2025 initialize handshake
 
 
 @asynccontextmanager
 async def connect(
-    base_url: str, client_id: str = "acme", mode: str = "auto", headers: dict[str, str] | None = None
+    base_url: str,
+    client_id: str = "acme",
+    mode: str = "auto",
+    headers: dict[str, str] | None = None,
+    key: str = ACME_KEY,
 ) -> AsyncIterator[Client]:
-    async with httpx2.AsyncClient(headers={"X-Client-ID": client_id, **(headers or {})}) as http:
+    """An MCP client session to our /mcp, as a configured client would open it."""
+    sent = {"X-Client-ID": client_id, "Authorization": f"Bearer {key}", **(headers or {})}
+    async with httpx2.AsyncClient(headers=sent) as http:
         transport = streamable_http_client(base_url + "/mcp", http_client=http)
         async with Client(transport, mode=mode) as client:
             yield client

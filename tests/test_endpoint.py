@@ -9,10 +9,12 @@ from asgiref.sync import sync_to_async
 
 from mcp_endpoint.tools import TOOL_NAMES
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
+from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
 from tests.mcp_client import MODES, connect
 
 pytestmark = pytest.mark.usefixtures("oneapp_tenant")
+
+GLOBEX_KEY = "omk_globex01_" + "g" * 43
 
 CORE = "/core-api"  # the tenant's core base URL has a path prefix, to prove paths are joined to it
 
@@ -311,15 +313,17 @@ async def test_a_tenant_disabled_while_cached_is_refused_at_once(live_server_url
 
 
 async def test_two_tenants_never_share_a_server_or_a_credential(live_server_url, fake_oneapp, make_tenant):
-    await sync_to_async(make_tenant)(
+    globex = await sync_to_async(make_tenant)(
         "globex",
         core_base_url=fake_oneapp.url + CORE,
         client_base_url=fake_oneapp.url,
         authorization="Bearer globex",
     )
+    await sync_to_async(give_key)(globex, GLOBEX_KEY)
+    keys = {"acme": ACME_KEY, "globex": GLOBEX_KEY}
 
     async def call(client_id: str) -> None:
-        async with connect(live_server_url, client_id=client_id) as client:
+        async with connect(live_server_url, client_id=client_id, key=keys[client_id]) as client:
             await client.call_tool("core_list_sucursales", {})
 
     await asyncio.gather(*(call(client_id) for client_id in ["acme", "globex"] * 5))

@@ -8,6 +8,7 @@ import pytest
 from mcp_endpoint.cache import server_cache
 from mcp_endpoint.routing import route_client_id
 from tenants.models import ClientConfig
+from tests.conftest import ACME_KEY
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -19,7 +20,11 @@ INITIALIZE = {
         "clientInfo": {"name": "t", "version": "1"},
     },
 }
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+MCP_HEADERS = {
+    "Accept": "application/json, text/event-stream",
+    "Content-Type": "application/json",
+    "Authorization": f"Bearer {ACME_KEY}",
+}
 
 MISSING = b'{"error": "Missing X-Client-ID header. Provide client identifier.", "code": "MISSING_CLIENT_ID"}'
 DUPLICATE = (
@@ -136,9 +141,10 @@ def test_a_foreign_origin_is_refused(live_server_url, oneapp_tenant, settings, o
         assert response.json()["code"] == "FORBIDDEN_ORIGIN"
 
 
-def test_our_own_origin_is_allowed(live_server_url, oneapp_tenant):
+def test_even_our_own_origin_needs_to_be_listed(live_server_url, oneapp_tenant):
+    # Under DNS rebinding a hostile page has "our" origin; only the listed origins are trusted.
     response = post(live_server_url, {"X-Client-ID": "acme", "Origin": live_server_url})
-    assert response.status_code == 200
+    assert response.status_code == 403
 
 
 def test_a_tenant_whose_token_cannot_be_decrypted_gets_503_without_leaking(

@@ -1,0 +1,80 @@
+"""Checks between routing and the MCP layer: the tenant's access key, and its request rate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.utils import timezone
+
+from mcp_endpoint import routing
+from tenants.keys import KeyDigest, find_key
+from tenants.models import AccessKey, TenantSettings
+
+logger = logging.getLogger(__name__)
+
+LAST_USED_EVERY_SECONDS = 60
+_last_used_written: dict[int, float] = {}
+_writes: set[asyncio.Task[None]] = set()  # held, so the loop's weak references keep them alive
+
+
+def check_access_key(authorization: str | None, tenant: TenantSettings) -> routing.Refusal | None:
+    """None when the request carries a valid key of this tenant (or keys are not required)."""
+    if not settings.MCP_REQUIRE_ACCESS_KEY:
+        return None
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    if not scheme:
+        return routing.MISSING_ACCESS_KEY
+    now = timezone.now()
+    key = find_key(credential.strip(), tenant.access_keys, now) if scheme.lower() == "bearer" else None
+    if key is None:
+        logger.info("refused an invalid access key for tenant %s", tenant.client_id)
+        return routing.INVALID_ACCESS_KEY
+    _note_use(key, now)
+    return None
+
+
+def _note_use(key: KeyDigest, now: datetime) -> None:
+    """Record `last_used_at` about once a minute per key and process, never on every request."""
+    last = _last_used_written.get(key.id)
+    moment = time.monotonic()
+    if last is not None and moment - last < LAST_USED_EVERY_SECONDS:
+        return
+    _last_used_written[key.id] = moment
+    # update(), not save(): a use is not a change that should drop anybody's cached server.
+    task = asyncio.get_running_loop().create_task(
+        AccessKey.objects.filter(pk=key.id).aupdate(last_used_at=now), name=f"key-used-{key.id}"
+    )
+    _writes.add(task)
+    task.add_done_callback(_writes.discard)
+
+
+async def check_rate(tenant: TenantSettings) -> routing.Refusal | None:
+    """Count this request in the tenant's fixed one-minute window, through Django's cache."""
+    now = time.time()
+    window = int(now // 60)
+    key = f"mcp:rate:{tenant.client_id}:{window}"
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        count = _count(backend, key)  # in-process and quick: no thread hop needed
+    else:
+        count = await sync_to_async(_count, thread_sensitive=False)(backend, key)
+    if count <= tenant.rate_limit_per_minute:
+        return None
+    return routing.rate_limited(max(1, int((window + 1) * 60 - now)))
+
+
+def _count(backend: BaseCache, key: str) -> int:
+    backend.add(key, 0, timeout=120)
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between add and incr
+        backend.add(key, 1, timeout=120)
+        return 1

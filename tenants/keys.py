@@ -1,0 +1,53 @@
+"""Inbound access keys: how they look, how they are hashed, and how a presented key is checked.
+
+A key is `omk_<prefix>_<secret>`. Only the prefix (to find it) and a SHA-256 hash of the whole
+key (to check it) are stored; the key itself is shown once, when it is issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+KEY_PATTERN = re.compile(r"omk_([a-z0-9]{8})_[A-Za-z0-9_-]{43}")
+_PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def generate_key() -> tuple[str, str]:
+    """A new key and its visible prefix."""
+    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
+    return f"omk_{prefix}_{secrets.token_urlsafe(32)}", prefix
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDigest:
+    """What the request path needs to check a key, without the key itself."""
+
+    id: int
+    prefix: str
+    hash: str
+    expires_at: datetime | None
+
+
+def find_key(presented: str, digests: tuple[KeyDigest, ...], now: datetime) -> KeyDigest | None:
+    """The unexpired key among `digests` that `presented` is, compared in constant time."""
+    match = KEY_PATTERN.fullmatch(presented)
+    if match is None:
+        return None
+    presented_hash = hash_key(presented)
+    found = None
+    for digest in digests:
+        # Every candidate is compared, so the time taken does not tell which prefix matched.
+        if hmac.compare_digest(presented_hash, digest.hash) and digest.prefix == match.group(1):
+            found = digest
+    if found is None or (found.expires_at is not None and found.expires_at <= now):
+        return None
+    return found
