@@ -15,8 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import connection
 from django.dispatch import receiver
 
 from mcp_endpoint.serving import TenantServer
@@ -156,13 +158,17 @@ class ServerCache:
         return entry.built_at if entry is not None else None
 
 
-async def load_tenant(client_id: str) -> TenantSettings | None:
+@sync_to_async
+def load_tenant(client_id: str) -> TenantSettings | None:
     """The enabled tenant's settings with its unrevoked keys (two queries), or None."""
-    tenant = await ClientConfig.objects.filter(client_id=client_id, enabled=True).afirst()
+    # /mcp skips Django's request signals, so do what they would: drop a connection gone bad.
+    if not connection.in_atomic_block:  # (a test's transaction, never on a request)
+        connection.close_if_unusable_or_obsolete()
+    tenant = ClientConfig.objects.filter(client_id=client_id, enabled=True).first()
     if tenant is None:
         return None
     keys = tenant.access_keys.filter(revoked_at__isnull=True)
-    return tenant.snapshot(tuple([key.digest() async for key in keys]))
+    return tenant.snapshot(tuple(key.digest() for key in keys))
 
 
 _cache: ServerCache | None = None
@@ -188,7 +194,11 @@ def _reconfigure(*, setting: str, **kwargs: Any) -> None:
         _cache = None
 
 
+def invalidate(client_id: str) -> None:
+    server_cache().invalidate(client_id)
+
+
 @receiver(tenant_changed, dispatch_uid="mcp_endpoint.drop_changed_tenant")
 def _drop_changed_tenant(*, client_id: str, **kwargs: Any) -> None:
     # Sent after the commit, so the rebuild reads the new row, never an uncommitted or rolled-back one.
-    server_cache().invalidate(client_id)
+    invalidate(client_id)

@@ -9,7 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from mcp_endpoint import guards, routing
-from mcp_endpoint.cache import server_cache
+from mcp_endpoint.cache import invalidate, server_cache
+from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.serving import ServerRetired
 from tenants.crypto import TokenDecryptionError
 
@@ -32,6 +33,7 @@ async def mcp_view(request: HttpRequest) -> HttpResponse:
 
 
 async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
+    ensure_polling(invalidate)
     for _ in range(3):  # a server retired between lookup and use is looked up again
         try:
             server = await server_cache().aget(client_id)

@@ -18,3 +18,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Admin static files straight from the apps, with nothing collected.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+
+# No background polling of tenant changes in the test process (the multi-worker test turns it on in
+# its own uvicorn processes); tests call the feed directly.
+MCP_CHANGE_POLL_SECONDS = 0
