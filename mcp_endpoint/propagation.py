@@ -27,6 +27,7 @@ from tenants.models import TenantChange
 logger = logging.getLogger(__name__)
 
 GAP_GRACE_SECONDS = 300.0  # an insert not committed after this long is taken as rolled back
+MAX_GAP = 100  # ids skipped further back than this are not waited for (no change is that concurrent)
 KEEP_ROWS_FOR = timedelta(days=1)
 PRUNE_EVERY_SECONDS = 3600.0
 
@@ -57,7 +58,8 @@ class ChangeFeed:
         for row_id, _ in rows:
             self.gaps.pop(row_id, None)
             if row_id > self.last_id:
-                self.gaps.update(dict.fromkeys(range(self.last_id + 1, row_id), now))
+                skipped_from = max(self.last_id + 1, row_id - MAX_GAP)
+                self.gaps.update(dict.fromkeys(range(skipped_from, row_id), now))
                 self.last_id = row_id
         self.gaps = {gap: since for gap, since in self.gaps.items() if now - since < GAP_GRACE_SECONDS}
         return {client_id for _, client_id in rows}
