@@ -53,7 +53,15 @@ def _note_use(key: KeyDigest, now: datetime) -> None:
         AccessKey.objects.filter(pk=key.id).aupdate(last_used_at=now), name=f"key-used-{key.id}"
     )
     _writes.add(task)
-    task.add_done_callback(_writes.discard)
+    task.add_done_callback(_written)
+
+
+def _written(task: asyncio.Task[None]) -> None:
+    _writes.discard(task)
+    # Retrieved here: otherwise a failed write (a locked or unreachable database) surfaces later as
+    # asyncio's "Task exception was never retrieved", with a traceback and without saying what it was.
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        logger.warning("could not record the use of an access key (%s): %r", task.get_name(), exc)
 
 
 async def check_rate(tenant: TenantSettings) -> routing.Refusal | None:
@@ -68,7 +76,18 @@ async def check_rate(tenant: TenantSettings) -> routing.Refusal | None:
         count = await sync_to_async(_count, thread_sensitive=False)(backend, key)
     if count <= tenant.rate_limit_per_minute:
         return None
-    return routing.rate_limited(max(1, int((window + 1) * 60 - now)))
+    retry_after = max(1, int((window + 1) * 60 - now))
+    # A warning for the first refusal of the window, so that a client hammering away cannot flood the log.
+    level = logging.WARNING if count == tenant.rate_limit_per_minute + 1 else logging.DEBUG
+    logger.log(
+        level,
+        "rate limited tenant %s: request %d this minute, limit %d, retry after %d s",
+        tenant.client_id,
+        count,
+        tenant.rate_limit_per_minute,
+        retry_after,
+    )
+    return routing.rate_limited(retry_after)
 
 
 def _count(backend: BaseCache, key: str) -> int:

@@ -6,6 +6,7 @@ status or the network fault, never the token or a request header.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -21,7 +22,6 @@ from tenants.models import TenantSettings
 
 logger = logging.getLogger(__name__)
 
-POOL_SIZE = 20
 MAX_ERROR_SNIPPET = 200
 USER_AGENT = "oneapp-mcp"
 
@@ -52,11 +52,18 @@ class OneAppClient:
             headers["client"] = tenant.client_header
         self.bases = {"core": tenant.core_base_url, "client": tenant.client_base_url}
         self.timeout_ms = tenant.http_timeout_ms
+        # The tenant's own cap on calls in flight, so that one busy tenant cannot hold every
+        # connection and file descriptor of the worker.
+        self.max_concurrent_calls = tenant.max_concurrent_calls
+        self._slots = asyncio.Semaphore(tenant.max_concurrent_calls)
         self._secrets = _secret_forms(tenant.authorization)
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=tenant.http_timeout_ms / 1000,
-            limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+            limits=httpx.Limits(
+                max_connections=tenant.max_concurrent_calls,
+                max_keepalive_connections=tenant.max_concurrent_calls,
+            ),
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see tenants' tokens
             verify=_tls_context(),
@@ -67,6 +74,22 @@ class OneAppClient:
         self, method: str, base: str, path: str, query: dict[str, str], body: Any = None
     ) -> tuple[int, Any]:
         """Send one call and return (status, parsed JSON). Raises UpstreamError."""
+        try:
+            async with asyncio.timeout(self.timeout_ms / 1000):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise UpstreamError(
+                f"Too many OneApp calls in progress for this client (at most {self.max_concurrent_calls} "
+                "at once); try again shortly."
+            ) from None
+        try:
+            return await self._send(method, base, path, query, body)
+        finally:
+            self._slots.release()
+
+    async def _send(
+        self, method: str, base: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         url = self.bases[base] + path
         if query:
             # Commas stay literal: the contract sends lists as `areas=1,2,3`.

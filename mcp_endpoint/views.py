@@ -29,11 +29,14 @@ async def mcp_view(request: HttpRequest) -> HttpResponse:
         return client_id.response()
     if not _origin_allowed(request):
         return routing.FORBIDDEN_ORIGIN.response()
+    if _declared_length(request) > settings.MCP_MAX_REQUEST_BYTES:
+        return routing.PAYLOAD_TOO_LARGE.response()
     return await _answer(request, client_id)
 
 
 async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
     ensure_polling(invalidate)
+    counted = False
     for _ in range(3):  # a server retired between lookup and use is looked up again
         try:
             server = await server_cache().aget(client_id)
@@ -42,8 +45,12 @@ async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
             return routing.TENANT_UNAVAILABLE.response()
         if server is None:
             return routing.unknown_client(client_id).response()
+        # The key is checked against each server's tenant (a retirement may be its revocation), but
+        # the request is counted against the rate limit only once, however often it is looked up.
         refusal = guards.check_access_key(request.headers.get("Authorization"), server.tenant)
-        refusal = refusal or await guards.check_rate(server.tenant)
+        if refusal is None and not counted:
+            counted = True
+            refusal = await guards.check_rate(server.tenant)
         if refusal is not None:
             return refusal.response()
         try:
@@ -64,3 +71,11 @@ def _origin_allowed(request: HttpRequest) -> bool:
     """
     origin = request.headers.get("Origin")
     return origin is None or origin in settings.MCP_ALLOWED_ORIGINS
+
+
+def _declared_length(request: HttpRequest) -> int:
+    # Through the front door (mcp_endpoint.asgi) the body was already refused while being read.
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0

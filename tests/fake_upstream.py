@@ -48,6 +48,8 @@ class FakeOneApp:
     received: list[Received] = field(default_factory=list)
     replies: dict[str, Reply] = field(default_factory=dict)  # by path; "*" for any
     connections: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0  # the most requests it was answering at once
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -75,7 +77,13 @@ class FakeOneApp:
     def _record(self, received: Received) -> Reply:
         with self._lock:
             self.received.append(received)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             return self.replies.get(received.path) or self.replies.get("*") or Reply()
+
+    def _answered(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _connected(self) -> None:
         with self._lock:
@@ -113,11 +121,14 @@ class FakeOneApp:
                     body = json.dumps(
                         {"method": received.method, "path": received.path, "query": received.params}
                     ).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                finally:
+                    fake._answered()
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 

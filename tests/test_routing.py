@@ -162,3 +162,59 @@ def test_malformed_json_gets_a_json_rpc_parse_error_not_a_500(live_server_url, o
     assert response.status_code == 400
     assert response.json()["error"]["code"] == -32700
     assert fake_oneapp.received == []
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_read(
+    live_server_url, oneapp_tenant, fake_oneapp, settings
+):
+    settings.MCP_MAX_REQUEST_BYTES = 1000
+    response = post(live_server_url, {"X-Client-ID": "acme"}, body=b'{"padding": "' + b"x" * 2000 + b'"}')
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert fake_oneapp.received == []
+
+
+def test_a_chunked_body_over_the_limit_gets_413_too(live_server_url, oneapp_tenant, settings):
+    settings.MCP_MAX_REQUEST_BYTES = 1000
+
+    def chunks():
+        for _ in range(10):
+            yield b"x" * 200
+
+    headers = {**MCP_HEADERS, "X-Client-ID": "acme"}
+    response = httpx.post(live_server_url + "/mcp", headers=headers, content=chunks())
+    assert response.status_code == 413
+
+
+def test_a_body_just_under_the_limit_is_served(live_server_url, oneapp_tenant, settings):
+    body = json.dumps(INITIALIZE).encode()
+    settings.MCP_MAX_REQUEST_BYTES = len(body)
+    assert post(live_server_url, {"X-Client-ID": "acme"}, body=body).status_code == 200
+
+
+async def test_the_django_routed_view_refuses_a_declared_oversized_body_too(async_client, settings):
+    settings.MCP_MAX_REQUEST_BYTES = 10
+    response = await async_client.post(
+        "/mcp",
+        data=b"{" + b" " * 100 + b"}",
+        content_type="application/json",
+        headers={"X-Client-ID": "acme"},
+    )
+    assert response.status_code == 413
+
+
+def test_the_admin_still_goes_through_django(live_server_url):
+    response = httpx.get(live_server_url + "/admin/login/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies
+
+
+def test_an_unexpected_error_is_a_logged_500_without_a_traceback(live_server_url, monkeypatch, caplog):
+    async def broken(request):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("mcp_endpoint.asgi.mcp_view", broken)
+    response = post(live_server_url, {"X-Client-ID": "acme"})
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal error. It has been logged.", "code": "INTERNAL_ERROR"}
+    assert "secret internals" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -340,3 +341,25 @@ async def test_closing_the_client_closes_its_pool(client, fake_oneapp):
     await client.aclose()
 
     assert client._http.is_closed
+
+
+async def test_calls_beyond_the_tenants_concurrency_cap_wait_for_a_free_slot(
+    connect, fake_oneapp: FakeOneApp
+):
+    fake_oneapp.reply("/core/sucursales", body={"ok": True}, delay=0.3)
+    client = connect(tenant(fake_oneapp.url, max_concurrent_calls=2, http_timeout_ms=5000))
+    results = await asyncio.gather(*(client.request("GET", "core", "/core/sucursales", {}) for _ in range(5)))
+    assert [status for status, _ in results] == [200] * 5
+    assert fake_oneapp.max_in_flight == 2
+
+
+async def test_a_call_that_cannot_get_a_slot_within_the_timeout_is_a_clear_error(
+    connect, fake_oneapp: FakeOneApp
+):
+    client = connect(tenant(fake_oneapp.url, max_concurrent_calls=1, http_timeout_ms=100))
+    await client._slots.acquire()  # the one slot is taken by a call that does not end in time
+    with pytest.raises(
+        UpstreamError, match=r"Too many OneApp calls in progress for this client \(at most 1 at once\)"
+    ):
+        await client.request("GET", "core", "/core/sucursales", {})
+    assert fake_oneapp.received == []

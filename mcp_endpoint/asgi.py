@@ -1,0 +1,89 @@
+"""The ASGI front door: `/mcp` goes straight to its view, everything else to Django's handler.
+
+/mcp is a JSON API for machines: it needs none of the session, CSRF, auth or message middleware
+that the admin needs, and Django's full handler costs about as much as the MCP SDK itself. So
+requests for exactly `/mcp` are read here (refusing oversized bodies before they are read), handed
+to the same `mcp_view` that urls.py routes, and its response is sent back as is.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, SuspiciousOperation
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpResponseBase
+
+from mcp_endpoint import routing
+from mcp_endpoint.views import mcp_view
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+ASGIApp = Any
+
+_BAD_REQUEST = routing.Refusal(400, "BAD_REQUEST", "Bad request.")
+_INTERNAL_ERROR = routing.Refusal(500, "INTERNAL_ERROR", "Internal error. It has been logged.")
+
+
+class McpFrontDoor:
+    def __init__(self, django_app: ASGIApp, path: str = "/mcp") -> None:
+        self.django_app = django_app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.django_app(scope, receive, send)
+            return
+        body = await read_body(scope, receive, settings.MCP_MAX_REQUEST_BYTES)
+        if body is None:
+            await send_response(routing.PAYLOAD_TOO_LARGE.response(), send)
+            return
+        await send_response(await _respond(scope, body), send)
+
+
+async def _respond(scope: Scope, body: bytes) -> HttpResponseBase:
+    try:
+        return await mcp_view(ASGIRequest(scope, io.BytesIO(body)))
+    except DisallowedHost:
+        logger.warning("refused a request for a host not in ALLOWED_HOSTS")
+        return _BAD_REQUEST.response()
+    except SuspiciousOperation as exc:
+        logger.warning("refused a suspicious request: %s", type(exc).__name__)
+        return _BAD_REQUEST.response()
+    except Exception:
+        logger.exception("unexpected error answering /mcp")
+        return _INTERNAL_ERROR.response()
+
+
+async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it is known to exceed `limit` bytes."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                if int(value) > limit:
+                    return None
+            except ValueError:
+                pass  # the transport has already refused a malformed length, or reads what arrives
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b""
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_response(response: HttpResponseBase, send: Any) -> None:
+    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
