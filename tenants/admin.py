@@ -1,22 +1,107 @@
-"""Tenants in Django admin. The upstream token is write-only: staff can set or clear it, never read it."""
+"""Tenants and their access keys in Django admin.
+
+The upstream token is write-only: staff can set or clear it, never read it. An access key is
+generated on save and shown once, in the response to that save; only its prefix is shown after.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from tenants.crypto import TokenDecryptionError
-from tenants.models import ClientConfig, header_value
+from tenants.keys import generate_key, hash_key
+from tenants.models import AccessKey, ClientConfig, header_value
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
+KEYS_PREFIX = "access_keys"  # the inline formset's prefix in the tenant form
+KEY_CREATED_TEMPLATE = "admin/tenants/clientconfig/key_created.html"
+_ISSUED_KEYS = "_issued_access_keys"  # request attribute: keys issued while handling this request
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A key issued in this request, for its one showing; kept out of reprs and error reports."""
+
+    access_key: AccessKey
+    key: str = field(repr=False)
+
+
+class AccessKeyForm(forms.ModelForm):
+    revoke = forms.BooleanField(
+        label="Revoke",
+        required=False,
+        help_text="Tick and save to revoke the key: it stops working at once. This cannot be undone.",
+    )
+
+    class Meta:
+        model = AccessKey
+        fields = ["name", "expires_at"]
+        help_texts = {
+            "name": "Who or what uses this key. Saving a new row creates the key and shows it once, "
+            "on the next page.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.new_key: str | None = None
+        if self.instance._state.adding or self.instance.revoked_at is not None:
+            self.fields["revoke"].disabled = True
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at = self.cleaned_data["expires_at"]
+        if "expires_at" in self.changed_data and expires_at and expires_at <= timezone.now():
+            raise forms.ValidationError("Pick a moment in the future; to stop a key now, revoke it.")
+        return expires_at
+
+    def save(self, commit: bool = True) -> AccessKey:
+        if self.instance._state.adding:
+            # As AccessKey.issue does; the key itself stays in this form, for this request only.
+            self.new_key, self.instance.prefix = generate_key()
+            self.instance.key_hash = hash_key(self.new_key)
+        access_key = super().save(commit)
+        if self.cleaned_data.get("revoke"):
+            access_key.revoke()  # a save of its own, so every worker drops the tenant's server
+        return access_key
+
+
+class AccessKeyColumns(BaseModelAdmin):
+    """What the inline and the key admin share. The hash is never among the fields."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Staff who cannot change keys get no revoke column: there is nothing in it for them.
+        fields = list(super().get_fields(request, obj))
+        if self.has_change_permission(request, obj):
+            return fields
+        return [name for name in fields if name != "revoke"]
+
+    @admin.display(description="prefix")
+    def key_prefix(self, obj: AccessKey) -> str:
+        return obj.display_prefix if obj.prefix else "-"
+
+
+class AccessKeyInline(AccessKeyColumns, admin.TabularInline):
+    model = AccessKey
+    form = AccessKeyForm
+    fields = ["name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke"]
+    readonly_fields = ["key_prefix", "created_at", "last_used_at", "revoked_at"]
+    extra = 1
+    show_change_link = True
 
 
 class ClientConfigForm(forms.ModelForm):
@@ -76,6 +161,7 @@ class ClientConfigAdmin(admin.ModelAdmin):
     search_fields = ["client_id", "name"]
     ordering = ["client_id"]
     actions = ["enable_tenants", "disable_tenants"]
+    inlines = [AccessKeyInline]
     fieldsets = [
         (None, {"fields": ["client_id", "name", "description", "enabled"]}),
         ("OneApp", {"fields": ["core_base_url", "client_base_url", "client_header", "http_timeout_ms"]}),
@@ -117,6 +203,51 @@ class ClientConfigAdmin(admin.ModelAdmin):
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
 
+    def get_inline_instances(self, request: HttpRequest, obj: ClientConfig | None = None) -> list[Any]:
+        inlines = super().get_inline_instances(request, obj)
+        if request.method == "POST" and f"{KEYS_PREFIX}-TOTAL_FORMS" not in request.POST:
+            # A tenant form posted without its keys section (a script, an older test) leaves the
+            # keys alone instead of failing on the missing management form.
+            return [inline for inline in inlines if not isinstance(inline, AccessKeyInline)]
+        return inlines
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        issued = [IssuedKey(f.instance, f.new_key) for f in formset.forms if getattr(f, "new_key", None)]
+        if issued:
+            # On the request, not in messages, the session or a cookie: those would keep the key.
+            request.__dict__.setdefault(_ISSUED_KEYS, []).extend(issued)
+
+    def response_add(
+        self, request: HttpRequest, obj: ClientConfig, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        if getattr(request, _ISSUED_KEYS, None):
+            return self._show_issued_keys(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: ClientConfig) -> HttpResponse:
+        if getattr(request, _ISSUED_KEYS, None):
+            return self._show_issued_keys(request, obj)
+        return super().response_change(request, obj)
+
+    def _show_issued_keys(self, request: HttpRequest, obj: ClientConfig) -> HttpResponse:
+        """The one page that ever shows the new keys: the response to the save itself, never stored."""
+        request.current_app = self.admin_site.name
+        issued = getattr(request, _ISSUED_KEYS)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Copy the new access key{pluralize(len(issued))} now",
+            "opts": self.opts,
+            "original": obj,
+            "issued": issued,
+            "tenant_url": reverse(
+                "admin:tenants_clientconfig_change", args=[obj.pk], current_app=self.admin_site.name
+            ),
+        }
+        response = TemplateResponse(request, KEY_CREATED_TEMPLATE, context)
+        patch_cache_control(response, no_store=True, no_cache=True, private=True, max_age=0)
+        return response
+
     @admin.action(description="Enable selected tenants", permissions=["change"])
     def enable_tenants(self, request: HttpRequest, queryset: QuerySet[ClientConfig]) -> None:
         changed, selected = self._set_enabled(queryset, True)
@@ -145,3 +276,76 @@ class ClientConfigAdmin(admin.ModelAdmin):
             tenant.enabled = enabled
             tenant.save(update_fields=["enabled", "updated_at"])
         return len(changed), len(tenants)
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AccessKey]) -> QuerySet[AccessKey]:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(revoked_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(AccessKeyColumns, admin.ModelAdmin):
+    """Every key across tenants. Keys are created on their tenant's page or with create_access_key."""
+
+    form = AccessKeyForm
+    list_display = [
+        "key_prefix",
+        "name",
+        "tenant",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_display_links = ["key_prefix", "name"]
+    list_filter = ["tenant", RevokedFilter]
+    list_select_related = ["tenant"]
+    search_fields = ["prefix", "name"]
+    actions = ["revoke_keys"]
+    fields = [
+        "tenant",
+        "name",
+        "key_prefix",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoke",
+    ]
+    readonly_fields = ["tenant", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[AccessKey], search_term: str
+    ) -> tuple[QuerySet[AccessKey], bool]:
+        # Staff paste prefixes as admin shows them, with omk_.
+        return super().get_search_results(request, queryset, search_term.strip().removeprefix("omk_"))
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # No filtering on the hash from the changelist URL: it would read the hash out piece by piece.
+        if lookup.split(LOOKUP_SEP)[0] == "key_hash":
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[AccessKey]) -> None:
+        keys = list(queryset)
+        live = [access_key for access_key in keys if access_key.revoked_at is None]
+        # One by one, not with update(), so that save signals drop the cached servers.
+        for access_key in live:
+            access_key.revoke()
+        self.message_user(
+            request,
+            f"Revoked {len(live)} of {len(keys)} selected access key{pluralize(len(keys))}.",
+            messages.SUCCESS,
+        )
