@@ -217,7 +217,7 @@ def report(
         f"\n{'cache hit: tenant resolution':<44}{micro['hit_us']:>10.1f} µs  ({micro['hit_queries']} queries)"
     )
     print(
-        f"{'cold build: load, decrypt, build, start':<44}{micro['cold_ms']:>10.2f} ms  ({micro['cold_queries']} query)"
+        f"{'cold build: load, decrypt, build, start':<44}{micro['cold_ms']:>10.2f} ms  ({micro['cold_queries']} queries)"
     )
 
 

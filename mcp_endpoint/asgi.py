@@ -17,16 +17,15 @@ from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseBase
 
-from mcp_endpoint import routing
+from mcp_endpoint import metrics, routing
+from mcp_endpoint.cache import server_cache
+from mcp_endpoint.propagation import stop_polling
 from mcp_endpoint.views import mcp_view
 
 logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
 ASGIApp = Any
-
-_BAD_REQUEST = routing.Refusal(400, "BAD_REQUEST", "Bad request.")
-_INTERNAL_ERROR = routing.Refusal(500, "INTERNAL_ERROR", "Internal error. It has been logged.")
 
 
 class McpFrontDoor:
@@ -35,14 +34,31 @@ class McpFrontDoor:
         self.path = path
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.django_app(scope, receive, send)
             return
         body = await read_body(scope, receive, settings.MCP_MAX_REQUEST_BYTES)
         if body is None:
-            await send_response(routing.PAYLOAD_TOO_LARGE.response(), send)
+            await send_response(_refuse(routing.PAYLOAD_TOO_LARGE), send)
             return
         await send_response(await _respond(scope, body), send)
+
+
+async def lifespan(receive: Any, send: Any) -> None:
+    """Django has no lifespan; at shutdown (after uvicorn let the requests in flight finish), close
+    every tenant's upstream pool and stop looking for changes."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            stop_polling()
+            await server_cache().aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def _respond(scope: Scope, body: bytes) -> HttpResponseBase:
@@ -50,13 +66,19 @@ async def _respond(scope: Scope, body: bytes) -> HttpResponseBase:
         return await mcp_view(ASGIRequest(scope, io.BytesIO(body)))
     except DisallowedHost:
         logger.warning("refused a request for a host not in ALLOWED_HOSTS")
-        return _BAD_REQUEST.response()
+        return _refuse(routing.BAD_REQUEST)
     except SuspiciousOperation as exc:
         logger.warning("refused a suspicious request: %s", type(exc).__name__)
-        return _BAD_REQUEST.response()
+        return _refuse(routing.BAD_REQUEST)
     except Exception:
         logger.exception("unexpected error answering /mcp")
-        return _INTERNAL_ERROR.response()
+        return _refuse(routing.INTERNAL_ERROR)
+
+
+def _refuse(refusal: routing.Refusal) -> HttpResponseBase:
+    """A refusal made here, before or around the view (which counts its own)."""
+    metrics.REQUESTS.labels(refusal.code).inc()
+    return refusal.response()
 
 
 async def read_body(scope: Scope, receive: Any, limit: int) -> bytes | None:

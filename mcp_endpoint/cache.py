@@ -21,6 +21,7 @@ from django.core.signals import setting_changed
 from django.db import connection
 from django.dispatch import receiver
 
+from mcp_endpoint import metrics
 from mcp_endpoint.serving import TenantServer
 from tenants.models import ClientConfig, TenantSettings
 from tenants.signals import tenant_changed
@@ -72,7 +73,9 @@ class ServerCache:
             if entry is not None and entry.expires_at > now and entry.server.loop is loop:
                 entry.expires_at = now + self.ttl
                 self._entries.move_to_end(client_id)
+                metrics.CACHE_HIT.inc()
                 return entry.server
+        metrics.CACHE_MISS.inc()
         key = (loop, client_id)
         build = self._building.get(key)
         if build is None:
@@ -109,6 +112,9 @@ class ServerCache:
                 continue
             for old in evicted:
                 old.retire()
+            metrics.CACHE_BUILD.inc()
+            metrics.CACHE_EVICTION.inc(len(evicted))
+            metrics.CACHED_TENANTS.set(len(self._entries))
             logger.debug("built the MCP server of tenant %s (%d cached)", client_id, len(self._entries))
             return server
 
@@ -142,6 +148,7 @@ class ServerCache:
             self._stale_builds.add(client_id)
         if entry is not None:
             entry.server.retire()
+            metrics.CACHED_TENANTS.set(len(self._entries))
             logger.debug("invalidated the MCP server of tenant %s", client_id)
 
     def clear(self) -> None:
@@ -149,8 +156,21 @@ class ServerCache:
             entries = list(self._entries.values())
             self._entries.clear()
             self._stale_builds.update(client_id for _, client_id in self._building)
+        metrics.CACHED_TENANTS.set(0)
         for entry in entries:
             entry.server.retire()
+
+    async def aclose(self) -> None:
+        """At shutdown: forget every server and close those of this loop (their pools included)."""
+        with self._lock:
+            servers = [entry.server for entry in self._entries.values()]
+            self._entries.clear()
+        metrics.CACHED_TENANTS.set(0)
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(server.aclose() for server in servers if server.loop is loop))
+        for server in servers:
+            if server.loop is not loop:
+                server.retire()
 
     def built_at(self, client_id: str) -> float | None:
         """When this process built the tenant's cached server (epoch seconds), or None."""

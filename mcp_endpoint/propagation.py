@@ -117,3 +117,11 @@ def ensure_polling(apply: Callable[[str], None]) -> None:
         if _poller is None:
             _poller = ChangePoller(apply, settings.MCP_CHANGE_POLL_SECONDS)
             _poller.start()
+
+
+def stop_polling() -> None:
+    global _poller
+    with _poller_lock:
+        poller, _poller = _poller, None
+    if poller is not None:
+        poller.stop()

@@ -18,9 +18,10 @@ class Refusal:
     headers: tuple[tuple[str, str], ...] = ()
 
     def response(self) -> JsonResponse:
-        return JsonResponse(
-            {"error": self.error, "code": self.code}, status=self.status, headers=dict(self.headers)
-        )
+        body = {"error": self.error, "code": self.code}
+        response = JsonResponse(body, status=self.status, headers=dict(self.headers))
+        response.outcome = self.code  # for the requests metric
+        return response
 
 
 MISSING_CLIENT_ID = Refusal(
@@ -48,6 +49,8 @@ INVALID_ACCESS_KEY = Refusal(
     "Invalid access key: it is wrong, revoked, expired, or belongs to another client.",
     (("WWW-Authenticate", 'Bearer realm="oneapp-mcp", error="invalid_token"'),),
 )
+BAD_REQUEST = Refusal(400, "BAD_REQUEST", "Bad request.")
+INTERNAL_ERROR = Refusal(500, "INTERNAL_ERROR", "Internal error. It has been logged.")
 PAYLOAD_TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts.")
 TENANT_UNAVAILABLE = Refusal(
     503, "TENANT_UNAVAILABLE", "This client's configuration cannot be used right now. Contact the operator."

@@ -20,11 +20,13 @@ from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from mcp_endpoint import arguments as args
+from mcp_endpoint import metrics
 from mcp_endpoint.upstream import OneAppClient, UpstreamError
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "oneapp-mcp"
+OUTCOMES = ("ok", "busy", "timeout", "unreachable", "transport", "status", "not_json")
 
 
 @dataclass(frozen=True)
@@ -248,22 +250,30 @@ def build_server(client_id: str, upstream: OneAppClient, allowed: frozenset[str]
 def _handler(
     client_id: str, spec: ToolSpec, upstream: OneAppClient
 ) -> Callable[..., Awaitable[CallToolResult]]:
+    calls = {outcome: metrics.TOOL_CALLS.labels(client_id, spec.name, outcome) for outcome in OUTCOMES}
+    latency = metrics.UPSTREAM_SECONDS.labels(spec.name)
+
     async def call(**values: Any) -> CallToolResult:
         path, query, body = spec.upstream_request(values)
         started = time.perf_counter()
         status: int | None = None
+        outcome = "ok"
         try:
             status, data = await upstream.request(spec.method, spec.base, path, query, body)
         except UpstreamError as exc:
-            status = exc.status
+            status, outcome = exc.status, exc.kind
             raise ToolError(str(exc)) from None
         finally:
+            seconds = time.perf_counter() - started
+            calls[outcome].inc()
+            if outcome != "busy":
+                latency.observe(seconds)
             logger.info(
                 "tool call tenant=%s tool=%s upstream_status=%s ms=%.1f",
                 client_id,
                 spec.name,
                 status if status is not None else "-",
-                (time.perf_counter() - started) * 1000,
+                seconds * 1000,
             )
         return _result(data)
 

@@ -36,8 +36,9 @@ def _tls_context() -> ssl.SSLContext:
 class UpstreamError(Exception):
     """A OneApp call failed; the message is meant for the model that called the tool."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, kind: str, status: int | None = None) -> None:
         super().__init__(message)
+        self.kind = kind  # for metrics: busy, timeout, unreachable, transport, status, not_json
         self.status = status
 
 
@@ -80,7 +81,8 @@ class OneAppClient:
         except TimeoutError:
             raise UpstreamError(
                 f"Too many OneApp calls in progress for this client (at most {self.max_concurrent_calls} "
-                "at once); try again shortly."
+                "at once); try again shortly.",
+                "busy",
             ) from None
         try:
             return await self._send(method, base, path, query, body)
@@ -99,14 +101,14 @@ class OneAppClient:
                 method, url, content=None if body is None else json.dumps(body)
             )
         except httpx.TimeoutException:
-            raise UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.") from None
+            raise UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.", "timeout") from None
         except httpx.ConnectError as exc:
             raise UpstreamError(
-                f"Could not connect to OneApp at {_host(url)}: {_connect_reason(exc)}."
+                f"Could not connect to OneApp at {_host(url)}: {_connect_reason(exc)}.", "unreachable"
             ) from None
         except httpx.HTTPError as exc:
             raise UpstreamError(
-                f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__})."
+                f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__}).", "transport"
             ) from None
         return response.status_code, self._parse(response)
 
@@ -114,6 +116,7 @@ class OneAppClient:
         if not response.is_success:
             raise UpstreamError(
                 f"OneApp answered {response.status_code} {response.reason_phrase}: {self._snippet(response)}",
+                "status",
                 status=response.status_code,
             )
         try:
@@ -121,6 +124,7 @@ class OneAppClient:
         except ValueError:
             raise UpstreamError(
                 f"OneApp answered {response.status_code} with a body that is not JSON.",
+                "not_json",
                 status=response.status_code,
             ) from None
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import guards, routing
+from mcp_endpoint import guards, metrics, routing
 from mcp_endpoint.cache import invalidate, server_cache
 from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.serving import ServerRetired
@@ -19,6 +19,12 @@ logger = logging.getLogger(__name__)
 
 @csrf_exempt
 async def mcp_view(request: HttpRequest) -> HttpResponse:
+    response = await _route(request)
+    metrics.REQUESTS.labels(response.outcome).inc()
+    return response
+
+
+async def _route(request: HttpRequest) -> HttpResponse:
     request.get_host()  # raises DisallowedHost (400) for a Host not in ALLOWED_HOSTS
     if request.method != "POST":
         response = routing.METHOD_NOT_ALLOWED.response()
@@ -60,6 +66,7 @@ async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
         response = HttpResponse(body, status=status)
         for name, value in headers:
             response.headers[name.decode("latin-1")] = value.decode("latin-1")
+        response.outcome = f"MCP_{status}"
         return response
     return routing.TENANT_UNAVAILABLE.response()
 

@@ -4,6 +4,7 @@ Every value comes from an environment variable or from an optional `.env` file b
 `manage.py`. Secrets may also be given as `<NAME>_FILE` pointing at a file.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -30,6 +31,13 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Behind a proxy that terminates TLS (both opt-in, as they are only true behind such a proxy).
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=False)
 
 # Comma-separated Fernet keys: the first encrypts, all decrypt. Checked by tenants.E001/E002.
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
@@ -133,5 +141,15 @@ MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])
 MCP_REQUIRE_ACCESS_KEY = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
 # Requests larger than this get 413 before they are parsed.
 MCP_MAX_REQUEST_BYTES = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
+# /metrics answers requests from these networks, or bearing METRICS_TOKEN.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network; use CIDR notation such as 10.0.0.0/8."
+        ) from None
 # How often each worker looks for tenant changes made elsewhere (0 turns it off; tests only).
 MCP_CHANGE_POLL_SECONDS = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)

@@ -1,0 +1,76 @@
+"""Prometheus metrics of /mcp, and the /metrics view that exposes them.
+
+With several worker processes, set PROMETHEUS_MULTIPROC_DIR to an empty directory shared by the
+workers (prometheus-client's multiprocess mode); /metrics then sums every worker's values.
+Tenant labels only ever carry configured client ids, never a raw header value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("oneapp_mcp_requests", "Requests to /mcp by outcome.", ["outcome"])
+TOOL_CALLS = Counter(
+    "oneapp_mcp_tool_calls", "Tool calls by tenant, tool and outcome.", ["tenant", "tool", "outcome"]
+)
+UPSTREAM_SECONDS = Histogram(
+    "oneapp_mcp_upstream_seconds",
+    "Time of one OneApp call, by tool.",
+    ["tool"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CACHE_EVENTS = Counter(
+    "oneapp_mcp_server_cache", "Server cache hits, misses, builds and evictions.", ["event"]
+)
+CACHED_TENANTS = Gauge(
+    "oneapp_mcp_cached_tenants", "Tenants whose MCP server is cached.", multiprocess_mode="livesum"
+)
+
+# Bound once: a labelled child costs a dict lookup per use, these are on every request.
+CACHE_HIT = CACHE_EVENTS.labels("hit")
+CACHE_MISS = CACHE_EVENTS.labels("miss")
+CACHE_BUILD = CACHE_EVENTS.labels("build")
+CACHE_EVICTION = CACHE_EVENTS.labels("eviction")
+
+
+def _registry() -> CollectorRegistry:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def _allowed(request: HttpRequest) -> bool:
+    """From an allowed network (METRICS_ALLOWED_NETWORKS), or with the METRICS_TOKEN bearer token."""
+    token = settings.METRICS_TOKEN
+    if token:
+        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if secrets.compare_digest(presented.encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,45 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, JsonResponse
+
+from tenants.crypto import TokenDecryptionError, key_problems
+from tenants.models import ClientConfig
+
+logger = logging.getLogger(__name__)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process answers. Touches nothing else, so a database outage does not restart workers."""
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: the database answers and the encryption keys can read the stored tokens."""
+    reason = _not_ready_because()
+    if reason:
+        return JsonResponse({"status": "unavailable", "reason": reason}, status=503)
+    return JsonResponse({"status": "ready"})
+
+
+def _not_ready_because() -> str | None:
+    if problems := key_problems(list(settings.TOKEN_ENCRYPTION_KEYS)):
+        return " ".join(problems)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        # One stored token, decrypted: proves the configured keys are the ones the tokens need.
+        tenant = ClientConfig.objects.exclude(authorization="").order_by("-updated_at").first()
+        if tenant is not None:
+            tenant.authorization  # noqa: B018 - decrypts
+    except DatabaseError as exc:
+        logger.warning("not ready: the database cannot be reached (%s)", type(exc).__name__)
+        return "The database cannot be reached."
+    except TokenDecryptionError:
+        return "TOKEN_ENCRYPTION_KEYS cannot decrypt the stored tokens; add the key they were encrypted with."
+    return None
