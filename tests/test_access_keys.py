@@ -1,0 +1,449 @@
+"""Inbound access keys: `Authorization: Bearer omk_…` at /mcp, and the key helpers in tenants/keys.py."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.checks import run_checks
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.test import AsyncClient
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from mcp_endpoint import guards
+from mcp_endpoint.cache import server_cache
+from tenants.keys import KEY_PATTERN, KeyDigest, find_key, generate_key, hash_key
+from tenants.models import AccessKey, ClientConfig, TenantChange
+from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
+from tests.mcp_client import MODES, connect
+
+GLOBEX_KEY = "omk_globex01_" + "g" * 43
+REVOKED_KEY = "omk_revoked1_" + "r" * 43
+EXPIRED_KEY = "omk_expired1_" + "e" * 43
+# Acme's prefix with another secret: what a guess that got the visible part right looks like.
+WRONG_SECRET_KEY = ACME_KEY[:13] + "w" * 43
+
+CALL_TOOL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "core_list_sucursales", "arguments": {}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def post(url: str, authorization: str | None = None, client_id: str | None = "acme", **headers: str):
+    """A tools/call that reaches OneApp if it gets through, with exactly the headers given."""
+    sent = dict(MCP_HEADERS)
+    if client_id is not None:
+        sent["X-Client-ID"] = client_id
+    if authorization is not None:
+        sent["Authorization"] = authorization
+    sent.update(headers)
+    return httpx.post(url + "/mcp", headers=sent, content=json.dumps(CALL_TOOL).encode())
+
+
+def bearer(key: str) -> str:
+    return f"Bearer {key}"
+
+
+@pytest.fixture(autouse=True)
+def _no_key_use_remembered(monkeypatch):
+    # Key ids are reused across tests; a use remembered from an earlier test must not hide a write.
+    monkeypatch.setattr(guards, "_last_used_written", {})
+
+
+@pytest.fixture
+def other_keys(oneapp_tenant, make_tenant):
+    """A revoked and an expired key of acme, and tenant globex with a key of its own."""
+    give_key(oneapp_tenant, REVOKED_KEY, revoked_at=timezone.now())
+    give_key(oneapp_tenant, EXPIRED_KEY, expires_at=timezone.now() - timedelta(minutes=1))
+    give_key(make_tenant("globex"), GLOBEX_KEY)
+
+
+def assert_refused(response: httpx.Response, code: str) -> None:
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == code
+    assert isinstance(body["error"], str) and body["error"]
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+
+
+# Refusals.
+
+
+@pytest.mark.parametrize("authorization", [None, ""])
+def test_a_request_without_a_key_gets_401_missing_access_key_and_reaches_nothing(
+    live_server_url, oneapp_tenant, fake_oneapp, authorization
+):
+    response = post(live_server_url, authorization)
+    assert_refused(response, "MISSING_ACCESS_KEY")
+    assert 'realm="oneapp-mcp"' in response.headers["www-authenticate"]
+    assert fake_oneapp.received == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param(bearer(WRONG_SECRET_KEY), id="right-prefix-wrong-secret"),
+        pytest.param(bearer("omk_unknown1_" + "u" * 43), id="well-formed-but-unknown"),
+        pytest.param(bearer(REVOKED_KEY), id="revoked"),
+        pytest.param(bearer(EXPIRED_KEY), id="expired"),
+        pytest.param(bearer(GLOBEX_KEY), id="another-tenants-key"),
+        pytest.param(bearer("sk_live_" + "x" * 40), id="not-omk"),
+        pytest.param(bearer(ACME_KEY[4:]), id="omk-prefix-missing"),
+        pytest.param(bearer(ACME_KEY + "x"), id="one-character-too-long"),
+        pytest.param(bearer(ACME_KEY[:-1]), id="one-character-short"),
+        pytest.param(bearer(ACME_KEY.upper()), id="key-uppercased"),
+        pytest.param(ACME_KEY, id="no-scheme"),
+        pytest.param("Basic " + ACME_KEY, id="basic-scheme"),
+        pytest.param("Token " + ACME_KEY, id="token-scheme"),
+        pytest.param("Bearer", id="bearer-with-nothing"),
+        pytest.param("Bearer\t" + ACME_KEY, id="tab-instead-of-space"),
+        pytest.param(bearer(ACME_KEY[:20] + " " + ACME_KEY[20:]), id="space-inside-the-key"),
+        pytest.param(bearer(ACME_KEY) + " extra", id="words-after-the-key"),
+        pytest.param(bearer(ACME_KEY) + ", Bearer " + ACME_KEY, id="two-credentials"),
+    ],
+)
+def test_a_wrong_revoked_expired_foreign_or_malformed_key_gets_401_invalid_access_key(
+    live_server_url, other_keys, fake_oneapp, authorization
+):
+    response = post(live_server_url, authorization)
+    assert_refused(response, "INVALID_ACCESS_KEY")
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert fake_oneapp.received == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        pytest.param("bearer " + ACME_KEY, id="lowercase-scheme"),
+        pytest.param("BEARER " + ACME_KEY, id="uppercase-scheme"),
+        # RFC 7235: credentials = auth-scheme 1*SP token68, so several spaces are still one credential.
+        pytest.param("Bearer   " + ACME_KEY, id="several-spaces-after-the-scheme"),
+    ],
+)
+def test_the_bearer_scheme_is_case_insensitive_and_may_be_followed_by_several_spaces(
+    live_server_url, oneapp_tenant, fake_oneapp, authorization
+):
+    response = post(live_server_url, authorization)
+    assert response.status_code == 200
+    assert len(fake_oneapp.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("client_id", "authorization", "extra", "status", "code"),
+    [
+        (None, None, {}, 403, "MISSING_CLIENT_ID"),
+        (None, bearer(ACME_KEY), {}, 403, "MISSING_CLIENT_ID"),
+        ("", "Basic nonsense", {}, 403, "MISSING_CLIENT_ID"),
+        ("acme,globex", None, {}, 400, "DUPLICATE_CLIENT_ID"),
+        ("ac-me", None, {}, 403, "INVALID_CLIENT_ID"),
+        ("nobody", None, {}, 403, "UNKNOWN_CLIENT"),
+        ("nobody", bearer(ACME_KEY), {}, 403, "UNKNOWN_CLIENT"),
+        ("acme", None, {"Origin": "https://evil.example"}, 403, "FORBIDDEN_ORIGIN"),
+    ],
+)
+def test_routing_refusals_keep_their_status_and_come_before_the_key_check(
+    live_server_url, oneapp_tenant, fake_oneapp, client_id, authorization, extra, status, code
+):
+    response = post(live_server_url, authorization, client_id, **extra)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert "www-authenticate" not in response.headers
+    assert fake_oneapp.received == []
+
+
+def test_a_disabled_tenant_is_an_unknown_client_with_or_without_a_key(live_server_url, oneapp_tenant):
+    ClientConfig.objects.filter(client_id="acme").update(enabled=False)
+    for authorization in [None, bearer(ACME_KEY)]:
+        response = post(live_server_url, authorization)
+        assert (response.status_code, response.json()["code"]) == (403, "UNKNOWN_CLIENT")
+
+
+# Valid keys.
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_valid_key_works_end_to_end_with_the_sdk_client_and_is_not_sent_upstream(
+    live_server_url, oneapp_tenant, fake_oneapp, mode
+):
+    async with connect(live_server_url, mode=mode) as client:
+        result = await client.call_tool("core_list_sucursales", {})
+    assert result.is_error is False
+    [received] = fake_oneapp.received
+    assert received.headers["authorization"] == CANARY_TOKEN
+    assert ACME_KEY not in str(received)
+
+
+def test_a_new_key_works_at_once_beside_the_old_one_and_revoking_the_old_one_leaves_the_new(
+    live_server_url, oneapp_tenant, fake_oneapp
+):
+    assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
+    assert "acme" in server_cache()
+
+    _new, new_key = AccessKey.issue(oneapp_tenant, "rotated")
+    assert "acme" not in server_cache()  # dropped on commit, so the next request knows the new key
+    assert post(live_server_url, bearer(new_key)).status_code == 200
+    assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
+
+    AccessKey.objects.get(prefix=ACME_KEY[4:12]).revoke()
+    assert "acme" not in server_cache()
+    assert_refused(post(live_server_url, bearer(ACME_KEY)), "INVALID_ACCESS_KEY")
+    assert post(live_server_url, bearer(new_key)).status_code == 200
+    assert len(fake_oneapp.received) == 4
+
+
+def test_a_key_that_expires_while_its_tenants_server_is_cached_is_refused_from_then_on(
+    live_server_url, oneapp_tenant, fake_oneapp
+):
+    key = "omk_shortly1_" + "s" * 43
+    expires_at = timezone.now() + timedelta(seconds=1.5)
+    give_key(oneapp_tenant, key, expires_at=expires_at)
+    assert post(live_server_url, bearer(key)).status_code == 200
+    built_at = server_cache().built_at("acme")
+
+    time.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()) + 0.1)
+
+    assert_refused(post(live_server_url, bearer(key)), "INVALID_ACCESS_KEY")
+    assert server_cache().built_at("acme") == built_at  # the same cached server refused it
+    assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
+    assert len(fake_oneapp.received) == 2
+
+
+# Turning the requirement off.
+
+
+def test_with_keys_not_required_a_request_without_a_key_gets_through(
+    live_server_url, oneapp_tenant, fake_oneapp, settings
+):
+    settings.MCP_REQUIRE_ACCESS_KEY = False
+    assert post(live_server_url).status_code == 200
+    assert len(fake_oneapp.received) == 1
+
+
+def w001(settings, required: bool) -> list:
+    settings.MCP_REQUIRE_ACCESS_KEY = required
+    return [message for message in run_checks() if message.id == "mcp_endpoint.W001"]
+
+
+def test_keys_not_required_is_reported_as_warning_w001(settings):
+    [warning] = w001(settings, required=False)
+    assert warning.is_serious() is False
+    assert "MCP_REQUIRE_ACCESS_KEY" in warning.msg
+    assert "create_access_key" in warning.hint
+
+
+def test_keys_required_raises_no_w001(settings):
+    assert w001(settings, required=True) == []
+
+
+# Checking a key costs no query; its use is recorded about once a minute.
+
+
+def in_process(requests: int, between=None) -> tuple[list[int], list[list[str]]]:
+    """Send `requests` valid requests through the view on one event loop, on this thread.
+
+    Returns each response's status and the SQL each request ran, its `last_used_at` write
+    included. `between(i)` runs (on this thread, uncounted) before request i > 0.
+    """
+    queries = CaptureQueriesContext(connections[DEFAULT_DB_ALIAS])
+    client = AsyncClient()
+    headers = {"Accept": MCP_HEADERS["Accept"], "X-Client-ID": "acme", "Authorization": bearer(ACME_KEY)}
+    statuses: list[int] = []
+    sql: list[list[str]] = []
+
+    async def run() -> None:
+        for i in range(requests):
+            if i and between is not None:
+                await sync_to_async(between)(i)
+            start = len(queries)
+            response = await client.post("/mcp", CALL_TOOL, content_type="application/json", headers=headers)
+            statuses.append(response.status_code)
+            await asyncio.gather(*guards._writes)
+            sql.append([query["sql"] for query in queries.captured_queries[start:]])
+        await (await server_cache().aget("acme")).aclose()
+
+    # async_to_sync runs the ORM's calls on this thread, inside the test's transaction.
+    with queries:
+        async_to_sync(run)()
+    return statuses, sql
+
+
+def writes(sql: list[str]) -> int:
+    return sum(query.startswith('UPDATE "tenants_accesskey"') for query in sql)
+
+
+@pytest.fixture
+def acme_in_process(make_tenant, fake_oneapp):
+    tenant = make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)
+    return give_key(tenant, ACME_KEY)
+
+
+def test_a_cache_hit_checks_the_key_without_any_database_query(acme_in_process):
+    statuses, sql = in_process(2)
+    assert statuses == [200, 200]
+    # The miss reads the tenant and its keys and records the key's first use; the hit does nothing.
+    assert (len(sql[0]), writes(sql[0])) == (3, 1)
+    assert sql[1] == []
+
+
+def test_last_used_at_is_set_by_the_first_use_and_not_rewritten_within_the_minute(acme_in_process):
+    changes = TenantChange.objects.count()
+    seen = []
+
+    def look(i: int) -> None:
+        seen.append(AccessKey.objects.get(pk=acme_in_process.pk).last_used_at)
+
+    before = timezone.now()
+    statuses, sql = in_process(3, between=look)
+    look(3)
+
+    assert statuses == [200, 200, 200]
+    assert [writes(request) for request in sql] == [1, 0, 0]
+    assert seen[0] is not None and seen[0] >= before
+    assert seen == [seen[0]] * 3
+    assert TenantChange.objects.count() == changes  # an update(), not a save() that would drop servers
+
+
+def test_last_used_at_is_written_again_once_the_interval_has_passed(acme_in_process, monkeypatch):
+    seen = []
+
+    def look(i: int) -> None:
+        seen.append(AccessKey.objects.get(pk=acme_in_process.pk).last_used_at)
+        monkeypatch.setattr(guards, "LAST_USED_EVERY_SECONDS", 0)
+
+    statuses, sql = in_process(2, between=look)
+    look(2)
+
+    assert statuses == [200, 200]
+    assert [writes(request) for request in sql] == [1, 1]
+    assert seen[1] > seen[0]
+
+
+def test_using_a_key_neither_writes_a_tenant_change_nor_drops_the_cached_server(
+    live_server_url, oneapp_tenant
+):
+    changes = TenantChange.objects.count()
+    assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
+    built_at = server_cache().built_at("acme")
+    deadline = time.monotonic() + 10
+    while AccessKey.objects.get(prefix=ACME_KEY[4:12]).last_used_at is None:
+        assert time.monotonic() < deadline, "last_used_at was never written"
+        time.sleep(0.02)
+
+    assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
+    assert TenantChange.objects.count() == changes
+    assert server_cache().built_at("acme") == built_at
+
+
+# The key itself stays secret.
+
+
+async def test_the_plaintext_key_appears_in_no_log_and_no_response(
+    live_server_url, oneapp_tenant, fake_oneapp, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    for name in ["mcp_endpoint", "tenants", "django", "mcp"]:
+        caplog.set_level(logging.DEBUG, logger=name)
+    responses = []
+    async with httpx.AsyncClient() as http:
+        for authorization in [bearer(ACME_KEY), bearer(WRONG_SECRET_KEY), WRONG_SECRET_KEY, None]:
+            headers = {**MCP_HEADERS, "X-Client-ID": "acme"}
+            if authorization is not None:
+                headers["Authorization"] = authorization
+            responses.append(await http.post(live_server_url + "/mcp", headers=headers, json=CALL_TOOL))
+    async with connect(live_server_url) as client:
+        await client.call_tool("core_list_sucursales", {})
+
+    assert [r.status_code for r in responses] == [200, 401, 401, 401]
+    assert "acme" in caplog.text  # the refusal was logged, by tenant
+    for secret in [ACME_KEY, WRONG_SECRET_KEY, ACME_KEY[13:], WRONG_SECRET_KEY[13:]]:
+        assert secret not in caplog.text
+        for response in responses:
+            assert secret not in response.text
+            assert secret not in str(response.headers)
+        assert all(secret not in str(received) for received in fake_oneapp.received)
+
+
+# tenants/keys.py
+
+
+def test_a_generated_key_is_omk_prefix_and_a_43_character_secret():
+    key, prefix = generate_key()
+    match = KEY_PATTERN.fullmatch(key)
+    assert match is not None and match.group(1) == prefix
+    assert key.startswith(f"omk_{prefix}_") and len(key) == 4 + 8 + 1 + 43
+    assert generate_key() != generate_key()
+
+
+def test_a_key_is_hashed_with_sha256_to_64_hex_characters():
+    assert hash_key(ACME_KEY) == hashlib.sha256(ACME_KEY.encode()).hexdigest()
+    assert len(hash_key(ACME_KEY)) == 64
+    assert hash_key(ACME_KEY) != hash_key(WRONG_SECRET_KEY)
+
+
+NOW = timezone.now()
+
+
+def digest(key: str, id: int = 1, prefix: str | None = None, expires_at=None) -> KeyDigest:
+    return KeyDigest(id, key[4:12] if prefix is None else prefix, hash_key(key), expires_at)
+
+
+def test_find_key_returns_the_digest_of_the_presented_key_among_several():
+    mine = digest(ACME_KEY, id=2)
+    digests = (digest(GLOBEX_KEY, id=1), mine, digest(REVOKED_KEY, id=3))
+    assert find_key(ACME_KEY, digests, NOW) is mine
+
+
+@pytest.mark.parametrize(
+    ("presented", "digests"),
+    [
+        pytest.param(WRONG_SECRET_KEY, (digest(ACME_KEY),), id="wrong-secret"),
+        pytest.param(ACME_KEY, (digest(ACME_KEY, prefix="zzzzzzzz"),), id="hash-matches-but-prefix-differs"),
+        pytest.param("omk_unknown1_" + "u" * 43, (digest(ACME_KEY),), id="well-formed-but-unknown"),
+        pytest.param(ACME_KEY, (), id="tenant-without-keys"),
+        pytest.param(ACME_KEY, (digest(ACME_KEY, expires_at=NOW - timedelta(seconds=1)),), id="expired"),
+        pytest.param(ACME_KEY, (digest(ACME_KEY, expires_at=NOW),), id="expiring-this-instant"),
+    ],
+)
+def test_find_key_finds_nothing_for_a_key_that_is_not_a_live_one(presented, digests):
+    assert find_key(presented, digests, NOW) is None
+
+
+def test_find_key_accepts_a_key_until_it_expires():
+    mine = digest(ACME_KEY, expires_at=NOW + timedelta(seconds=1))
+    assert find_key(ACME_KEY, (mine,), NOW) is mine
+
+
+@pytest.fixture
+def compared(monkeypatch) -> list[tuple[str, str]]:
+    calls = []
+    real = hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("tenants.keys.hmac.compare_digest", spy)
+    return calls
+
+
+def test_find_key_compares_the_hash_with_every_candidate_in_constant_time(compared):
+    digests = (digest(ACME_KEY, id=1), digest(GLOBEX_KEY, id=2), digest(REVOKED_KEY, id=3))
+    assert find_key(ACME_KEY, digests, NOW) is digests[0]
+    # All three, though the first matched: the time taken does not tell which one did.
+    assert compared == [(hash_key(ACME_KEY), d.hash) for d in digests]
+
+
+@pytest.mark.parametrize("presented", ["", "Bearer", "omk_short", ACME_KEY + " ", "x" * 10_000])
+def test_find_key_refuses_a_malformed_key_before_hashing_or_comparing(compared, presented):
+    assert find_key(presented, (digest(ACME_KEY),), NOW) is None
+    assert compared == []
