@@ -187,7 +187,7 @@ def load_tenant(client_id: str) -> TenantSettings | None:
     tenant = ClientConfig.objects.filter(client_id=client_id, enabled=True).first()
     if tenant is None:
         return None
-    keys = tenant.access_keys.filter(revoked_at__isnull=True)
+    keys = tenant.access_keys.filter(revoked_at__isnull=True).order_by()  # no ordering join
     return tenant.snapshot(tuple(key.digest() for key in keys))
 
 

@@ -165,6 +165,7 @@ class ClientConfigAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["client_id", "name", "description", "enabled"]}),
         ("OneApp", {"fields": ["core_base_url", "client_base_url", "client_header", "http_timeout_ms"]}),
+        ("Limits", {"fields": ["rate_limit_per_minute", "max_concurrent_calls"]}),
         ("Upstream token", {"fields": ["token_status", TOKEN_FIELD, "clear_token"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -202,14 +203,6 @@ class ClientConfigAdmin(admin.ModelAdmin):
     @method_decorator(sensitive_post_parameters(TOKEN_FIELD))
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
-
-    def get_inline_instances(self, request: HttpRequest, obj: ClientConfig | None = None) -> list[Any]:
-        inlines = super().get_inline_instances(request, obj)
-        if request.method == "POST" and f"{KEYS_PREFIX}-TOTAL_FORMS" not in request.POST:
-            # A tenant form posted without its keys section (a script, an older test) leaves the
-            # keys alone instead of failing on the missing management form.
-            return [inline for inline in inlines if not isinstance(inline, AccessKeyInline)]
-        return inlines
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)

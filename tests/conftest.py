@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
+from django.core.cache import caches
 from django.db import connection, connections
 
+from mcp_endpoint import guards
 from mcp_endpoint.cache import server_cache
 from tenants.keys import hash_key
 from tenants.models import AccessKey, ClientConfig
@@ -23,9 +25,8 @@ ACME_KEY = "omk_acme0key_" + "canaryAccessKeyForTheTestSuiteOnly0123456789"[:43]
 
 def give_key(tenant: ClientConfig, key: str, **fields: Any) -> AccessKey:
     """Store a known key for a tenant (as AccessKey.issue would, but with a key the test knows)."""
-    return AccessKey.objects.create(
-        tenant=tenant, name="tests", prefix=key[4:12], key_hash=hash_key(key), **fields
-    )
+    values = {"name": "tests", **fields}
+    return AccessKey.objects.create(tenant=tenant, prefix=key[4:12], key_hash=hash_key(key), **values)
 
 
 def raw_token(client_id: str) -> str:
@@ -34,6 +35,25 @@ def raw_token(client_id: str) -> str:
         # Quoted: AUTHORIZATION is a reserved word in PostgreSQL.
         cursor.execute('SELECT "authorization" FROM tenants_clientconfig WHERE client_id = %s', [client_id])
         return cursor.fetchone()[0]
+
+
+def tenant_form(**overrides: str) -> dict[str, str]:
+    """The tenant admin form as a browser posts it for tenant "acme"; `enabled` is a checkbox."""
+    data = {
+        "client_id": "acme",
+        "name": "Acme",
+        "description": "",
+        "enabled": "on",
+        "core_base_url": "https://core.example.test",
+        "client_base_url": "https://front.example.test",
+        "client_header": "acme",
+        "http_timeout_ms": "30000",
+        "rate_limit_per_minute": "600",
+        "max_concurrent_calls": "50",
+        "new_token": "",
+    }
+    data.update(overrides)
+    return data
 
 
 @pytest.fixture
@@ -89,10 +109,13 @@ def live_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
-def _empty_server_cache() -> Iterator[None]:
+def _fresh_process_state() -> Iterator[None]:
     # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
-    # test must not answer for a new tenant of the same id.
+    # test must not answer for a new tenant of the same id. Likewise rate counters (in the default
+    # cache) and the last-use times of key ids, which the next test's rows reuse.
     server_cache().clear()
+    caches["default"].clear()
+    guards._last_used_written.clear()
     yield
     server_cache().clear()
 

@@ -14,7 +14,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from tenants.admin import TOKEN_FIELD, ClientConfigAdmin
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN, raw_token
+from tests.conftest import CANARY_TOKEN, raw_token, tenant_form
 
 # Typed into the admin forms. No dictionary words, so any 8-character piece of it in a page is a leak.
 ADMIN_TOKEN = "Bearer Qx7vK2pL9wR4tZ8mN3sD6fH1a2b"
@@ -29,20 +29,8 @@ def change_url(tenant: ClientConfig) -> str:
 
 
 def form_data(**overrides: str) -> dict[str, str]:
-    """A valid add or change form POST; `enabled` is a checkbox, so only present when on."""
-    data = {
-        "client_id": "acme",
-        "name": "Acme",
-        "description": "",
-        "enabled": "on",
-        "core_base_url": "https://core.example.test",
-        "client_base_url": "https://front.example.test",
-        "client_header": "acme",
-        "http_timeout_ms": "30000",
-        TOKEN_FIELD: "",
-    }
-    data.update(overrides)
-    return data
+    """A valid add or change form POST, with the access keys section left as it is."""
+    return tenant_form(**{"access_keys-TOTAL_FORMS": "0", "access_keys-INITIAL_FORMS": "0", **overrides})
 
 
 def assert_token_absent(html: str, token: str = ADMIN_TOKEN) -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from tenants.admin import KEY_CREATED_TEMPLATE, KEYS_PREFIX, IssuedKey
 from tenants.keys import hash_key
 from tenants.models import AccessKey, ClientConfig, TenantChange
-from tests.conftest import ACME_KEY, give_key
+from tests.conftest import ACME_KEY, give_key, tenant_form
 
 ANY_KEY = re.compile(r"omk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")
 KEYS_CHANGELIST = reverse("admin:tenants_accesskey_changelist")
@@ -27,17 +27,9 @@ def change_url(tenant: ClientConfig) -> str:
 
 def tenant_fields(tenant: ClientConfig | None = None) -> dict[str, str]:
     """The tenant form as make_tenant's defaults fill it, or a new tenant "acme" when `tenant` is None."""
-    return {
-        "client_id": tenant.client_id if tenant else "acme",
-        "name": tenant.name if tenant else "Acme",
-        "description": "",
-        "enabled": "on",
-        "core_base_url": "https://core.example.test",
-        "client_base_url": "https://front.example.test",
-        "client_header": "acme",
-        "http_timeout_ms": "30000",
-        "new_token": "",
-    }
+    if tenant is None:
+        return tenant_form()
+    return tenant_form(client_id=tenant.client_id, name=tenant.name)
 
 
 def key_row(access_key: AccessKey, **fields: str) -> dict[str, str]:
