@@ -17,8 +17,9 @@ from urllib.parse import urlencode, urlsplit
 
 import certifi
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
-from tenants.models import TenantSettings
+from tenants.models import TenantSettings, header_value
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,12 @@ class OneAppClient:
 
     def __init__(self, tenant: TenantSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        if tenant.authorization:
+        # A token that is no valid header value (saved past the model's validators) would fail in h11
+        # with the whole value in its message, which httpcore logs at DEBUG: it never reaches httpx.
+        self._unsendable_token = bool(tenant.authorization) and not _is_header_value(tenant.authorization)
+        if self._unsendable_token:
+            logger.warning("tenant %s: the stored OneApp token is not a valid header value", tenant.client_id)
+        elif tenant.authorization:
             headers["Authorization"] = tenant.authorization
         if tenant.client_header:
             headers["client"] = tenant.client_header
@@ -58,23 +64,33 @@ class OneAppClient:
         self.max_concurrent_calls = tenant.max_concurrent_calls
         self._slots = asyncio.Semaphore(tenant.max_concurrent_calls)
         self._secrets = _secret_forms(tenant.authorization)
+        limits = httpx.Limits(
+            max_connections=tenant.max_concurrent_calls, max_keepalive_connections=tenant.max_concurrent_calls
+        )
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=tenant.http_timeout_ms / 1000,
-            limits=httpx.Limits(
-                max_connections=tenant.max_concurrent_calls,
-                max_keepalive_connections=tenant.max_concurrent_calls,
-            ),
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see tenants' tokens
-            verify=_tls_context(),
-            transport=transport,
+            # httpx's own pool (httpcore) scans every connection on every request and response,
+            # which costs seconds at a thousand concurrent calls; aiohttp's pool does not.
+            transport=transport or AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False),
         )
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
 
     async def request(
         self, method: str, base: str, path: str, query: dict[str, str], body: Any = None
     ) -> tuple[int, Any]:
         """Send one call and return (status, parsed JSON). Raises UpstreamError."""
+        if self._unsendable_token:
+            raise UpstreamError(
+                "This client's OneApp token cannot be sent: it is not a valid HTTP header value. "
+                "An operator must set it again.",
+                "transport",
+            )
         try:
             async with asyncio.timeout(self.timeout_ms / 1000):
                 await self._slots.acquire()
@@ -100,17 +116,29 @@ class OneAppClient:
             response = await self._http.request(
                 method, url, content=None if body is None else json.dumps(body)
             )
-        except httpx.TimeoutException:
-            raise UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.", "timeout") from None
-        except httpx.ConnectError as exc:
-            raise UpstreamError(
-                f"Could not connect to OneApp at {_host(url)}: {_connect_reason(exc)}.", "unreachable"
-            ) from None
         except httpx.HTTPError as exc:
+            raise self._failure(exc, url) from None
+        except ValueError:  # aiohttp refuses some URLs and header combinations before sending
             raise UpstreamError(
-                f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__}).", "transport"
+                f"The request to OneApp at {_host(url)} could not be made: its URL or headers are not valid.",
+                "transport",
             ) from None
         return response.status_code, self._parse(response)
+
+    def _failure(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
+        # Read from the whole chain: the aiohttp transport reports a refused connection as a
+        # connect *timeout*, but keeps the original error as the cause.
+        reason = _connect_reason(exc)
+        if reason is not None or isinstance(exc, httpx.ConnectError):
+            return UpstreamError(
+                f"Could not connect to OneApp at {_host(url)}: {reason or 'the connection failed'}.",
+                "unreachable",
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.", "timeout")
+        return UpstreamError(
+            f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__}).", "transport"
+        )
 
     def _parse(self, response: httpx.Response) -> Any:
         if not response.is_success:
@@ -146,6 +174,10 @@ def _secret_forms(authorization: str) -> list[str]:
     return [form for form in forms if form]
 
 
+def _is_header_value(value: str) -> bool:
+    return header_value.regex.search(value) is not None
+
+
 def _host(url: str) -> str:
     """host[:port], without the user:password@ that a base URL may carry."""
     parts = urlsplit(url)
@@ -153,8 +185,8 @@ def _host(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _connect_reason(exc: BaseException) -> str:
-    """Name the network fault, from the OS error at the root of httpx's exception chain."""
+def _connect_reason(exc: BaseException) -> str | None:
+    """The network fault behind a failed call, from the OS error in its exception chain, if any."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, socket.gaierror):
@@ -164,4 +196,4 @@ def _connect_reason(exc: BaseException) -> str:
         cause = cause.__cause__ or cause.__context__
     if "name or service not known" in str(exc).lower():
         return "the host name could not be resolved"
-    return "the connection failed"
+    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
@@ -29,10 +30,16 @@ DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 DEFAULT_MAX_CONCURRENT_CALLS = 50
 
 
+def no_credentials(value: str) -> None:
+    # The upstream token is the credential; a user:password in the URL would be a second, unprotected one.
+    if "@" in urlsplit(value).netloc:
+        raise ValidationError("Leave user names and passwords out of the URL; the token authenticates.")
+
+
 class HttpURLField(models.URLField):
     """A URL that must be http or https; a scheme-less entry in a form is read as https."""
 
-    default_validators = [URLValidator(schemes=["http", "https"], message=HTTP_URL_MESSAGE)]
+    default_validators = [URLValidator(schemes=["http", "https"], message=HTTP_URL_MESSAGE), no_credentials]
 
     def formfield(self, **kwargs: Any) -> Any:
         # The form field would otherwise replace our message with its own "Enter a valid URL."

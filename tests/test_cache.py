@@ -560,7 +560,7 @@ async def test_retire_from_another_thread_closes_the_server_on_its_own_loop(fake
     thread = threading.Thread(target=server.retire)
     thread.start()
     thread.join()
-    await eventually(lambda: server.upstream._http.is_closed)
+    await eventually(lambda: server.upstream.is_closed)
 
     assert closed_on == [(loop, threading.get_ident())]
     assert server._runner is not None and server._runner.done()
@@ -577,7 +577,7 @@ async def test_a_server_whose_manager_task_was_cancelled_still_closes_its_pool()
     with pytest.raises(asyncio.CancelledError):
         await server.aclose()
 
-    assert server.upstream._http.is_closed
+    assert server.upstream.is_closed
 
 
 def test_retiring_a_server_whose_loop_has_closed_does_nothing():
@@ -613,13 +613,13 @@ async def test_evicting_a_server_lets_a_call_in_flight_finish_then_closes_its_po
     await asyncio.sleep(0)  # let the retirement run on this loop
 
     assert "acme" not in cache
-    assert not server.upstream._http.is_closed  # still in use by the call
+    assert not server.upstream.is_closed  # still in use by the call
     status, _, body = await call
     assert status == 200
     result = tool_result(body)
     assert result["isError"] is False
     assert result["structuredContent"] == {"result": [{"id": 1, "nombre": "Centro"}]}
-    await eventually(lambda: server.upstream._http.is_closed)
+    await eventually(lambda: server.upstream.is_closed)
     with pytest.raises(ServerRetired):
         await server.handle(*tool_call())
     assert await cache.aget("acme") is not server
@@ -661,7 +661,7 @@ async def test_two_tenants_never_share_a_server_a_pool_or_a_credential(
 
     assert acme is not globex
     assert acme.upstream is not globex.upstream
-    assert acme.upstream._http is not globex.upstream._http
+    assert acme.upstream is not globex.upstream
     assert acme.mcp is not globex.mcp
     sent = [(request.headers["authorization"], request.headers["client"]) for request in fake_oneapp.received]
     assert sent == [
