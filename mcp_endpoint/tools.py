@@ -11,9 +11,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
@@ -26,7 +26,6 @@ from mcp_endpoint.upstream import OneAppClient, UpstreamError
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "oneapp-mcp"
-OUTCOMES = ("ok", "busy", "timeout", "unreachable", "transport", "status", "not_json")
 
 
 @dataclass(frozen=True)
@@ -203,21 +202,58 @@ CATALOG: tuple[ToolSpec, ...] = (
 TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in CATALOG)
 
 
-@dataclass(frozen=True)
-class _Registration:
-    """What every tenant's copy of a tool shares: schema and metadata are built once per process."""
+class TenantMCPServer(MCPServer):
+    """One tenant's MCP server: the shared tools find the tenant's OneApp pool here, per call."""
 
-    spec: ToolSpec
-    parameters: dict[str, Any]
-    metadata: FuncMetadata
-    annotations: ToolAnnotations
+    def __init__(self, client_id: str, upstream: OneAppClient, tools: list[Tool]) -> None:
+        super().__init__(SERVER_NAME, tools=tools, warn_on_duplicate_tools=False)
+        self.client_id = client_id
+        self.upstream = upstream
 
 
-_REGISTRATIONS = tuple(
-    _Registration(
-        spec=spec,
+def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
+    latency = metrics.UPSTREAM_SECONDS.labels(spec.name)
+
+    async def call(ctx: Context, **values: Any) -> CallToolResult:
+        server = cast(TenantMCPServer, ctx.mcp_server)  # build_server only makes these
+        path, query, body = spec.upstream_request(values)
+        started = time.perf_counter()
+        status: int | None = None
+        outcome = "ok"
+        try:
+            status, data = await server.upstream.request(spec.method, spec.base, path, query, body)
+        except UpstreamError as exc:
+            status, outcome = exc.status, exc.kind
+            raise ToolError(str(exc)) from None
+        finally:
+            seconds = time.perf_counter() - started
+            # Labelled at the call, not ahead: only combinations that happen take memory.
+            metrics.TOOL_CALLS.labels(server.client_id, spec.name, outcome).inc()
+            if outcome != "busy":
+                latency.observe(seconds)
+            logger.info(
+                "tool call tenant=%s tool=%s upstream_status=%s ms=%.1f",
+                server.client_id,
+                spec.name,
+                status if status is not None else "-",
+                seconds * 1000,
+            )
+        return _result(data)
+
+    return call
+
+
+# One Tool object per tool for the whole process, shared by every tenant's server: a cached
+# tenant then costs a few KiB, and a cold one builds without validating any schema.
+SHARED_TOOLS: dict[str, Tool] = {
+    spec.name: Tool(
+        fn=_handler(spec),
+        name=spec.name,
+        description=spec.description,
         parameters=spec.arguments.model_json_schema(by_alias=True),
-        metadata=FuncMetadata(arg_model=spec.arguments),
+        fn_metadata=FuncMetadata(arg_model=spec.arguments),
+        is_async=True,
+        context_kwarg="ctx",
         annotations=ToolAnnotations(
             read_only_hint=spec.read_only,
             destructive_hint=False,
@@ -226,58 +262,15 @@ _REGISTRATIONS = tuple(
         ),
     )
     for spec in CATALOG
-)
+}
 
 
-def build_server(client_id: str, upstream: OneAppClient, allowed: frozenset[str] | None = None) -> MCPServer:
-    """An MCP server exposing the tenant's tools, each calling OneApp through `upstream`."""
-    tools = [
-        Tool(
-            fn=_handler(client_id, reg.spec, upstream),
-            name=reg.spec.name,
-            description=reg.spec.description,
-            parameters=reg.parameters,
-            fn_metadata=reg.metadata,
-            is_async=True,
-            annotations=reg.annotations,
-        )
-        for reg in _REGISTRATIONS
-        if allowed is None or reg.spec.name in allowed
-    ]
-    return MCPServer(SERVER_NAME, tools=tools, warn_on_duplicate_tools=False)
-
-
-def _handler(
-    client_id: str, spec: ToolSpec, upstream: OneAppClient
-) -> Callable[..., Awaitable[CallToolResult]]:
-    calls = {outcome: metrics.TOOL_CALLS.labels(client_id, spec.name, outcome) for outcome in OUTCOMES}
-    latency = metrics.UPSTREAM_SECONDS.labels(spec.name)
-
-    async def call(**values: Any) -> CallToolResult:
-        path, query, body = spec.upstream_request(values)
-        started = time.perf_counter()
-        status: int | None = None
-        outcome = "ok"
-        try:
-            status, data = await upstream.request(spec.method, spec.base, path, query, body)
-        except UpstreamError as exc:
-            status, outcome = exc.status, exc.kind
-            raise ToolError(str(exc)) from None
-        finally:
-            seconds = time.perf_counter() - started
-            calls[outcome].inc()
-            if outcome != "busy":
-                latency.observe(seconds)
-            logger.info(
-                "tool call tenant=%s tool=%s upstream_status=%s ms=%.1f",
-                client_id,
-                spec.name,
-                status if status is not None else "-",
-                seconds * 1000,
-            )
-        return _result(data)
-
-    return call
+def build_server(
+    client_id: str, upstream: OneAppClient, allowed: frozenset[str] | None = None
+) -> TenantMCPServer:
+    """An MCP server exposing the tenant's tools (all, or those `allowed`), calling OneApp through `upstream`."""
+    tools = [tool for name, tool in SHARED_TOOLS.items() if allowed is None or name in allowed]
+    return TenantMCPServer(client_id, upstream, tools)
 
 
 def _result(data: Any) -> CallToolResult:
