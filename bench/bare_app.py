@@ -15,5 +15,7 @@ from mcp_endpoint.upstream import OneAppClient  # noqa: E402
 from tenants.models import TenantSettings  # noqa: E402
 
 upstream = os.environ["BENCH_UPSTREAM"]
-tenant = TenantSettings("acme", upstream, upstream, "Bearer bench-token", "acme", 30_000, max_concurrent_calls=1000)
+tenant = TenantSettings(
+    "acme", upstream, upstream, "Bearer bench-token", "acme", 30_000, max_concurrent_calls=1000
+)
 app = build_server("acme", OneAppClient(tenant)).streamable_http_app(json_response=True, stateless_http=True)

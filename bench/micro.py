@@ -1,32 +1,39 @@
-"""Micro-benchmarks of tenant resolution: a cache hit, and a cold build. Prints JSON.
+"""Micro-benchmarks of tenant resolution: a cache hit, a cold build, and memory with many tenants.
 
-Runs against the database configured in the environment (bench/run.py prepares one).
+Runs against the database configured in the environment (bench/run.py prepares one). Prints JSON.
+Usage: python bench/micro.py [TENANTS]
 """
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import statistics
+import sys
 import time
+import tracemalloc
 
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
 django.setup()
 
-from asgiref.sync import async_to_sync  # noqa: E402
+from asgiref.sync import async_to_sync, sync_to_async  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from mcp_endpoint.cache import ServerCache, load_tenant  # noqa: E402
+from tenants.models import ClientConfig  # noqa: E402
 
 HITS = 100_000
 COLD_BUILDS = 200
+MAX_ENTRIES = 1000
 
 
-async def measure() -> dict[str, float]:
-    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=1000)
+async def resolution_times() -> dict[str, float]:
+    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
     await cache.aget("acme")
     started = time.perf_counter()
     for _ in range(HITS):
@@ -39,7 +46,7 @@ async def measure() -> dict[str, float]:
         started = time.perf_counter()
         await cache.aget("acme")
         cold.append(time.perf_counter() - started)
-    cache.clear()
+    await cache.aclose()
     return {"hit_us": hit_us, "cold_ms": statistics.median(cold) * 1000}
 
 
@@ -47,10 +54,10 @@ def queries_of(hits: int) -> int:
     """Database queries made by one cold build followed by `hits` cache hits."""
 
     async def build_then_hit() -> None:
-        cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=1000)
+        cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
         for _ in range(1 + hits):
             await cache.aget("acme")
-        cache.clear()
+        await cache.aclose()
 
     # async_to_sync runs the ORM's sync part on this thread, on the connection counted here.
     with CaptureQueriesContext(connection) as queries:
@@ -58,10 +65,51 @@ def queries_of(hits: int) -> int:
     return len(queries)
 
 
+@sync_to_async
+def configure_tenants(count: int) -> list[str]:
+    ids = [f"t{n:05d}" for n in range(count)]
+    ClientConfig.objects.bulk_create(
+        [ClientConfig(client_id=i, name=i, authorization=f"Bearer token-{i}", client_header=i) for i in ids],
+        batch_size=1000,
+    )
+    return ids
+
+
+async def memory_with_many_tenants(count: int) -> dict[str, float]:
+    """Serve `count` tenants through a cache of MAX_ENTRIES: memory must stop growing at the cap."""
+    ids = await configure_tenants(count)
+    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
+    gc.collect()
+    tracemalloc.start()
+    baseline = tracemalloc.get_traced_memory()[0]
+    for n, client_id in enumerate(ids, start=1):
+        await cache.aget(client_id)
+        if n == MAX_ENTRIES:
+            await asyncio.sleep(0.05)
+            gc.collect()
+            at_cap = tracemalloc.get_traced_memory()[0] - baseline
+    await asyncio.sleep(0.2)  # let the retired servers close
+    gc.collect()
+    after_all = tracemalloc.get_traced_memory()[0] - baseline
+    tracemalloc.stop()
+    cached = len(cache)
+    await cache.aclose()
+    return {
+        "tenants": count,
+        "max_entries": MAX_ENTRIES,
+        "cached_after": cached,
+        "bytes_per_tenant": at_cap / MAX_ENTRIES,
+        "mib_at_cap": at_cap / 2**20,
+        "mib_after_all": after_all / 2**20,
+    }
+
+
 def main() -> None:
-    results = async_to_sync(measure)()
+    tenants = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    results = async_to_sync(resolution_times)()
     results["cold_queries"] = queries_of(0)
     results["hit_queries"] = queries_of(1) - results["cold_queries"]
+    results.update(async_to_sync(memory_with_many_tenants)(tenants))
     print(json.dumps(results))
 
 
