@@ -43,7 +43,7 @@ class TenantServer:
         self.tenant = tenant
         self.client_id = tenant.client_id
         self.upstream = OneAppClient(tenant)
-        self.mcp = build_server(tenant.client_id, self.upstream)
+        self.mcp = build_server(tenant.client_id, self.upstream, tenant.tools)
         self.mcp.streamable_http_app(
             json_response=True, stateless_http=True, transport_security=_NO_SDK_HOST_CHECK
         )

@@ -26,6 +26,7 @@ DEFAULT_CORE_BASE_URL = "https://api.oneapp.cl"
 DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
 DEFAULT_HTTP_TIMEOUT_MS = 30_000
 MAX_HTTP_TIMEOUT_MS = 300_000
+WRITING_TOOL = "moai_visapp_foto"  # the only tool of the catalog that changes OneApp data
 DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 DEFAULT_MAX_CONCURRENT_CALLS = 50
 
@@ -68,6 +69,7 @@ class TenantSettings:
     access_keys: tuple[KeyDigest, ...] = ()
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
+    tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
 
 
 class ClientConfig(models.Model):
@@ -119,6 +121,17 @@ class ClientConfig(models.Model):
         help_text="How long one call to OneApp may take before the tool reports a timeout "
         "(1 to 300000 milliseconds).",
     )
+    allowed_tools = models.JSONField(
+        "allowed tools",
+        default=list,
+        blank=True,
+        help_text="The OneApp tools this tenant's MCP clients see and may call. None ticked: all of them.",
+    )
+    read_only = models.BooleanField(
+        "read-only",
+        default=False,
+        help_text=f"Hide the one tool that writes to OneApp ({WRITING_TOOL}), whatever is ticked above.",
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         "rate limit (requests per minute)",
         default=DEFAULT_RATE_LIMIT_PER_MINUTE,
@@ -159,6 +172,13 @@ class ClientConfig(models.Model):
         return instance
 
     def clean(self) -> None:
+        from mcp_endpoint.tools import TOOL_NAMES
+
+        unknown = sorted(set(self.allowed_tools or ()) - set(TOOL_NAMES))
+        if not isinstance(self.allowed_tools, list) or unknown:
+            raise ValidationError(
+                {"allowed_tools": f"Unknown tools: {', '.join(map(str, unknown)) or self.allowed_tools}."}
+            )
         stored = getattr(self, "_stored_client_id", None)
         if stored is not None and self.client_id != stored:
             raise ValidationError({"client_id": "The client id cannot be changed after creation."})
@@ -194,7 +214,20 @@ class ClientConfig(models.Model):
             access_keys=access_keys,
             rate_limit_per_minute=self.rate_limit_per_minute,
             max_concurrent_calls=self.max_concurrent_calls,
+            tools=self.exposed_tools(),
         )
+
+    def exposed_tools(self) -> frozenset[str] | None:
+        """The allow-list with the read-only switch applied; None when every tool is exposed."""
+        if not self.allowed_tools and not self.read_only:
+            return None
+        if self.allowed_tools:
+            tools = frozenset(self.allowed_tools)
+        else:
+            from mcp_endpoint.tools import TOOL_NAMES  # the catalog is the endpoint's; read only here
+
+            tools = frozenset(TOOL_NAMES)
+        return tools - {WRITING_TOOL} if self.read_only else tools
 
 
 class AccessKey(models.Model):

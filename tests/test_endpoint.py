@@ -329,3 +329,23 @@ async def test_two_tenants_never_share_a_server_or_a_credential(live_server_url,
     await asyncio.gather(*(call(client_id) for client_id in ["acme", "globex"] * 5))
     sent = {(r.headers["client"], r.headers["authorization"]) for r in fake_oneapp.received}
     assert sent == {("acme", CANARY_TOKEN), ("globex", "Bearer globex")}
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_tool_outside_the_allow_list_is_absent_and_refused_as_unknown(
+    live_server_url, fake_oneapp, mode
+):
+    tenant = await ClientConfig.objects.aget(client_id="acme")
+    tenant.allowed_tools = ["core_list_zonas", "moai_visapp_foto"]
+    tenant.read_only = True
+    await tenant.asave()
+    async with connect(live_server_url, mode=mode) as client:
+        names = [tool.name for tool in (await client.list_tools()).tools]
+        refused = await client.call_tool("core_list_sucursales", {})
+        writing = await client.call_tool(
+            "moai_visapp_foto", {"foto_url": "https://x.test/a.jpg", "criterios": ["a"]}
+        )
+    assert names == ["core_list_zonas"]
+    assert refused.is_error and "Unknown tool: core_list_sucursales" in refused.content[0].text
+    assert writing.is_error and "Unknown tool: moai_visapp_foto" in writing.content[0].text
+    assert fake_oneapp.received == []

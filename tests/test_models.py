@@ -124,3 +124,31 @@ def test_token_and_client_header_must_be_one_line_of_printable_ascii(value):
         build(authorization=value, client_header=value).full_clean()
     assert {"authorization", "client_header"} <= set(excinfo.value.message_dict)
     assert value.strip() not in str(excinfo.value)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("allowed", "read_only", "exposed"),
+    [
+        ([], False, None),
+        ([], True, "all but the writing tool"),
+        (["core_list_zonas", "moai_visapp_foto"], False, {"core_list_zonas", "moai_visapp_foto"}),
+        (["core_list_zonas", "moai_visapp_foto"], True, {"core_list_zonas"}),
+    ],
+)
+def test_exposed_tools_follow_the_allow_list_and_the_read_only_switch(allowed, read_only, exposed):
+    from mcp_endpoint.tools import TOOL_NAMES
+
+    tenant = build(allowed_tools=allowed, read_only=read_only)
+    tenant.full_clean()
+    if exposed == "all but the writing tool":
+        exposed = set(TOOL_NAMES) - {"moai_visapp_foto"}
+    assert tenant.exposed_tools() == (None if exposed is None else frozenset(exposed))
+    assert tenant.snapshot().tools == tenant.exposed_tools()
+
+
+@pytest.mark.django_db
+def test_an_unknown_tool_in_the_allow_list_is_refused():
+    with pytest.raises(ValidationError) as excinfo:
+        build(allowed_tools=["core_list_zonas", "drop_tables"]).full_clean()
+    assert "drop_tables" in str(excinfo.value.message_dict["allowed_tools"])
