@@ -55,8 +55,17 @@ async def lifespan(receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            stop_polling()
-            await server_cache().aclose()
+            try:
+                stop_polling()
+                await server_cache().aclose()
+            except Exception:
+                # Raised, it would reach uvicorn's default lifespan mode ("auto"), which logs it at
+                # INFO as "lifespan appears unsupported" and then reports a complete shutdown.
+                logger.exception("could not close every tenant's MCP server at shutdown")
+                await send(
+                    {"type": "lifespan.shutdown.failed", "message": "Closing the tenants' servers failed."}
+                )
+                return
             await send({"type": "lifespan.shutdown.complete"})
             return
 

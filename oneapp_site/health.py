@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, connection
 from django.http import HttpRequest, JsonResponse
 
 from tenants.crypto import TokenDecryptionError, key_problems
@@ -37,7 +37,8 @@ def _not_ready_because() -> str | None:
         tenant = ClientConfig.objects.exclude(authorization="").order_by("-updated_at").first()
         if tenant is not None:
             tenant.authorization  # noqa: B018 - decrypts
-    except DatabaseError as exc:
+    # InterfaceError (a connection the driver holds for closed) is no DatabaseError: 503, not 500.
+    except (DatabaseError, InterfaceError) as exc:
         logger.warning("not ready: the database cannot be reached (%s)", type(exc).__name__)
         return "The database cannot be reached."
     except TokenDecryptionError:

@@ -1,0 +1,174 @@
+"""Graceful shutdown of a real uvicorn process: SIGTERM drains the calls in flight, then the ASGI
+lifespan shutdown closes every tenant's upstream pool, and uvicorn finishes."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from django.conf import settings
+from uvicorn.lifespan.on import LifespanOn
+
+from mcp_endpoint import asgi as mcp_asgi
+from mcp_endpoint.asgi import McpFrontDoor
+from tests.conftest import ACME_KEY
+from tests.live_server import free_port
+from tests.mcp_client import connect
+from tests.test_propagation import database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = "/core-api"
+
+
+class Uvicorn:
+    def __init__(self, process: subprocess.Popen, url: str, log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def uvicorn_process(transactional_db, tmp_path):
+    """One uvicorn process (lifespan on, as by default) on the test database, logging at DEBUG."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",  # the real settings, not the test suite's
+        "ENV_FILE": "",
+        "SECRET_KEY": "test-shutdown",
+        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
+        "DATABASE_URL": database_url(),
+        "MCP_CHANGE_POLL_SECONDS": "1",  # the poller runs, and must be stopped too
+        "LOG_LEVEL": "DEBUG",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log_path = tmp_path / "uvicorn.log"
+    command = [sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application", "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Uvicorn(process, f"http://127.0.0.1:{port}", log_path)
+    deadline = time.monotonic() + 20
+    while not answers(server.url + "/healthz"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            raise RuntimeError(server.log)
+        time.sleep(0.1)
+    yield server
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def assert_shut_down_cleanly(exit_code: int, log: str) -> None:
+    """The lifespan shutdown completed and uvicorn finished, with nothing going wrong on the way."""
+    # uvicorn (0.29 and later) re-raises the signal it stopped for once it has finished, so that
+    # its parent sees why it ended: after a complete graceful shutdown the status is "killed by
+    # SIGTERM" (143 in a shell), which systemd and Kubernetes count as a clean stop.
+    assert exit_code == -signal.SIGTERM
+    assert log.index("Application shutdown complete.") < log.index("Finished server process")
+    assert "Traceback" not in log
+    assert " ERROR " not in log and "ERROR:" not in log  # asyncio's "Task was destroyed" included
+
+
+def assert_pool_closed_after_the_call(log: str) -> None:
+    """acme's server, and with it its OneApp pool, was closed by the lifespan shutdown, after the call.
+
+    (An earlier "closed" line can come from the first poll of the change feed, which replays
+    acme's creation and so retires the server being built.)"""
+    call_logged = log.index("tool call tenant=acme tool=core_list_sucursales upstream_status=200")
+    closed_logged = log.index("closed the MCP server of tenant acme", call_logged)
+    assert log.index("Waiting for application shutdown.") < closed_logged
+    assert closed_logged < log.index("Application shutdown complete.")
+
+
+async def until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.usefixtures("oneapp_tenant")
+async def test_sigterm_lets_a_call_in_flight_finish_then_closes_the_pools_and_ends_the_process(
+    uvicorn_process, fake_oneapp
+):
+    fake_oneapp.reply(CORE + "/core/sucursales", body={"data": [{"id": 1}]}, delay=1.5)
+
+    async def call() -> object:
+        async with connect(uvicorn_process.url) as client:
+            # Listed first: otherwise the SDK lists the tools *after* the call, to validate its
+            # result, and that new request would find the listening socket closed.
+            await client.list_tools()
+            return await client.call_tool("core_list_sucursales", {})
+
+    in_flight = asyncio.create_task(call())
+    await until(lambda: fake_oneapp.in_flight == 1)  # the call has reached OneApp and waits there
+    uvicorn_process.process.send_signal(signal.SIGTERM)
+
+    result = await asyncio.wait_for(in_flight, timeout=10)
+    exit_code = await asyncio.to_thread(uvicorn_process.process.wait, 10)
+
+    assert result.is_error is False
+    assert result.structured_content == {"data": [{"id": 1}]}
+    assert_shut_down_cleanly(exit_code, uvicorn_process.log)
+    log = uvicorn_process.log
+    assert log.index("Shutting down") < log.index("Waiting for connections to close.")
+    assert_pool_closed_after_the_call(log)
+
+
+@pytest.mark.usefixtures("oneapp_tenant")
+def test_sigterm_on_an_idle_server_closes_the_cached_pools_and_ends_the_process(uvicorn_process):
+    headers = {
+        "X-Client-ID": "acme",
+        "Authorization": f"Bearer {ACME_KEY}",
+        "Accept": "application/json, text/event-stream",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "core_list_sucursales"}}
+    assert httpx.post(uvicorn_process.url + "/mcp", json=body, headers=headers, timeout=5).status_code == 200
+
+    uvicorn_process.process.send_signal(signal.SIGTERM)
+
+    assert_shut_down_cleanly(uvicorn_process.process.wait(timeout=10), uvicorn_process.log)
+    assert_pool_closed_after_the_call(uvicorn_process.log)
+
+
+class UnclosableCache:
+    """A server cache whose shutdown fails, as it does when a tenant's SDK manager had crashed."""
+
+    async def aclose(self) -> None:
+        raise RuntimeError("the MCP session manager of tenant acme stopped")
+
+
+async def test_a_failure_while_closing_the_pools_is_reported_to_uvicorn_as_a_failed_shutdown(
+    monkeypatch, caplog
+):
+    monkeypatch.setattr(mcp_asgi, "server_cache", UnclosableCache)
+    config = uvicorn.Config(McpFrontDoor(django_app=None), lifespan="auto", log_config=None)
+    lifespan = LifespanOn(config)
+
+    await lifespan.startup()
+    await lifespan.shutdown()
+
+    # Raised instead, uvicorn's default ("auto") lifespan would log "ASGI 'lifespan' protocol
+    # appears unsupported." at INFO, then "Application shutdown complete.".
+    assert lifespan.shutdown_failed is True
+    assert lifespan.error_occurred is False
+    assert lifespan.should_exit is True
+    assert "could not close every tenant's MCP server at shutdown" in caplog.text
