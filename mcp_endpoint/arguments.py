@@ -33,6 +33,10 @@ def _real_date(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
+    # urlsplit quietly drops tabs and newlines and strips leading spaces and controls, so it would
+    # pass "ht\ttp://..." or " http://..."; the URL is forwarded as given, so such characters are refused.
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError("must be an http:// or https:// URL, without spaces or control characters")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL")

@@ -51,6 +51,11 @@ INVALID_ACCESS_KEY = Refusal(
 )
 BAD_REQUEST = Refusal(400, "BAD_REQUEST", "Bad request.")
 INTERNAL_ERROR = Refusal(500, "INTERNAL_ERROR", "Internal error. It has been logged.")
+UNSUPPORTED_MEDIA_TYPE = Refusal(
+    415,
+    "UNSUPPORTED_MEDIA_TYPE",
+    "The request body must be JSON, sent with 'Content-Type: application/json'.",
+)
 PAYLOAD_TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts.")
 TENANT_UNAVAILABLE = Refusal(
     503, "TENANT_UNAVAILABLE", "This client's configuration cannot be used right now. Contact the operator."

@@ -59,6 +59,10 @@ async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
             refusal = await guards.check_rate(server.tenant)
         if refusal is not None:
             return refusal.response()
+        if request.content_type != "application/json":
+            # The SDK's 2025 transport refuses any other media type, but its 2026 entry only checks a
+            # prefix (so "application/jsonp" reached OneApp): one rule for both, before the SDK.
+            return routing.UNSUPPORTED_MEDIA_TYPE.response()
         try:
             status, headers, body = await server.handle(request.scope, request.body)
         except ServerRetired:
