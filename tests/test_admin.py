@@ -397,10 +397,10 @@ def test_tenant_with_undecryptable_token_can_still_be_edited_keeping_its_ciphert
 # Bulk actions
 
 
-def run_action(client: Client, action: str, tenants: list[ClientConfig]):
+def run_action(client: Client, action: str, tenants: list[ClientConfig], **extra: str):
     return client.post(
         CHANGELIST,
-        {"action": action, "_selected_action": [tenant.pk for tenant in tenants]},
+        {"action": action, "_selected_action": [tenant.pk for tenant in tenants], **extra},
         follow=True,
     )
 
@@ -414,7 +414,7 @@ def test_disable_action_disables_the_selected_tenants_through_save(admin_client,
     acme, globex = make_tenant("acme"), make_tenant("globex")
     make_tenant("other")
     saves.clear()
-    response = run_action(admin_client, "disable_tenants", [acme, globex])
+    response = run_action(admin_client, "disable_tenants", [acme, globex], post="yes")  # confirmed
     assert response.status_code == 200
     assert messages_of(response) == ["Disabled 2 of 2 selected tenants."]
     assert dict(ClientConfig.objects.values_list("client_id", "enabled")) == {
@@ -442,7 +442,7 @@ def test_disable_action_works_when_a_token_cannot_be_decrypted(
     acme = make_tenant("acme")
     before = raw_token("acme")
     settings.TOKEN_ENCRYPTION_KEYS = [fresh_key]
-    response = run_action(admin_client, "disable_tenants", [acme])
+    response = run_action(admin_client, "disable_tenants", [acme], post="yes")
     assert messages_of(response) == ["Disabled 1 of 1 selected tenant."]
     assert ClientConfig.objects.get().enabled is False
     assert raw_token("acme") == before
@@ -475,6 +475,6 @@ def test_view_only_staff_see_the_tenant_with_a_masked_token(viewer_client, make_
 @pytest.mark.django_db
 def test_view_only_staff_get_no_bulk_actions(viewer_client, make_tenant):
     acme = make_tenant("acme")
-    response = run_action(viewer_client, "disable_tenants", [acme])
+    response = run_action(viewer_client, "disable_tenants", [acme], post="yes")
     assert response.status_code == 200
     assert ClientConfig.objects.get().enabled is True

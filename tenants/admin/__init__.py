@@ -1,0 +1,20 @@
+"""Tenants and their access keys in Django admin.
+
+forms.py holds the forms, keys.py the access key admin and inline, operations.py the actions on
+running tenants (and their buttons), tenants.py the tenant admin that brings them together.
+"""
+
+from tenants.admin.forms import TOKEN_FIELD, AccessKeyForm, ClientConfigForm
+from tenants.admin.keys import KEY_CREATED_TEMPLATE, KEYS_PREFIX, AccessKeyAdmin, IssuedKey
+from tenants.admin.tenants import ClientConfigAdmin
+
+__all__ = [
+    "KEYS_PREFIX",
+    "KEY_CREATED_TEMPLATE",
+    "TOKEN_FIELD",
+    "AccessKeyAdmin",
+    "AccessKeyForm",
+    "ClientConfigAdmin",
+    "ClientConfigForm",
+    "IssuedKey",
+]

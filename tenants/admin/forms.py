@@ -1,0 +1,132 @@
+"""The tenant form (write-only token, tool allow-list) and the access key form (new keys generated on save)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from mcp_endpoint.tools import CATALOG, TOOL_NAMES
+from tenants.keys import generate_key, hash_key
+from tenants.models import WRITING_TOOL, AccessKey, ClientConfig, header_value
+
+TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
+
+
+def _tool_label(name: str, description: str) -> SafeString:
+    writes = " (writes to OneApp)" if name == WRITING_TOOL else ""
+    return format_html('<code>{}</code>{} <span class="help">— {}</span>', name, writes, description)
+
+
+TOOL_CHOICES = [(spec.name, _tool_label(spec.name, spec.description)) for spec in CATALOG]
+
+
+class ClientConfigForm(forms.ModelForm):
+    allowed_tools = forms.MultipleChoiceField(
+        label="Allowed tools",
+        choices=TOOL_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "radiolist"}),  # admin CSS for choice lists
+        help_text="The tools this tenant's MCP clients see and may call. None ticked: all of them, "
+        "including tools added to the catalog later. Saving applies it in every worker within about "
+        "a second.",
+    )
+    new_token = forms.CharField(
+        label="Upstream token",
+        required=False,
+        strip=True,
+        validators=[header_value],
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Sent verbatim as the Authorization header to OneApp (for example "
+        "“Bearer …”). Write-only: it is stored encrypted and never shown again. "
+        "Leave blank to keep the current token.",
+    )
+    clear_token = forms.BooleanField(
+        label="Clear token",
+        required=False,
+        help_text="Remove the stored token; OneApp is then called without an Authorization header.",
+    )
+
+    class Meta:
+        model = ClientConfig
+        exclude = ["authorization"]
+        # Read-only fields on the change page take their help from here too.
+        help_texts = {
+            "description": "Notes for staff; MCP clients and OneApp never see them.",
+            "token_status": "The last four characters of the stored token, at most. "
+            "Use “Test connection” above to check that OneApp accepts it.",
+            "cache_status": "Whether the worker that rendered this page holds this tenant's MCP server "
+            "in memory. Other workers keep their own. Saving the tenant, or “Drop cached server”, "
+            "makes every worker rebuild it from the database on its next request.",
+            "created_at": "When this tenant was added.",
+            "updated_at": "When this tenant was last saved. Changes to its access keys do not count.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance._state.adding:  # a new tenant has no token to clear
+            del self.fields["clear_token"]
+
+    def clean_allowed_tools(self) -> list[str]:
+        chosen = set(self.cleaned_data["allowed_tools"])
+        return [name for name in TOOL_NAMES if name in chosen]  # catalog order, whatever the post's
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get(TOKEN_FIELD) and cleaned.get("clear_token"):
+            raise forms.ValidationError("Either enter a new token or clear it, not both.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> ClientConfig:
+        if self.cleaned_data.get("clear_token"):
+            self.instance.authorization = ""
+        elif self.cleaned_data.get(TOKEN_FIELD):
+            self.instance.authorization = self.cleaned_data[TOKEN_FIELD]
+        return super().save(commit)
+
+
+class AccessKeyForm(forms.ModelForm):
+    revoke = forms.BooleanField(
+        label="Revoke",
+        required=False,
+        help_text="Tick and save to revoke the key: it stops working at once. This cannot be undone.",
+    )
+
+    class Meta:
+        model = AccessKey
+        fields = ["name", "expires_at"]
+        help_texts = {
+            "name": "Who or what uses this key. Saving a new row creates the key and shows it once, "
+            "on the next page.",
+            "key_prefix": "The start of the key, to recognise it; the rest is never stored.",
+            "created_at": "When the key was created.",
+            "last_used_at": "The last request made with this key, to within a minute.",
+            "revoked_at": "When the key was revoked; from then on it is refused.",
+            "tenant": "The tenant this key acts for.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.new_key: str | None = None
+        if self.instance._state.adding or self.instance.revoked_at is not None:
+            self.fields["revoke"].disabled = True
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at = self.cleaned_data["expires_at"]
+        if "expires_at" in self.changed_data and expires_at and expires_at <= timezone.now():
+            raise forms.ValidationError("Pick a moment in the future; to stop a key now, revoke it.")
+        return expires_at
+
+    def save(self, commit: bool = True) -> AccessKey:
+        if self.instance._state.adding:
+            # As AccessKey.issue does; the key itself stays in this form, for this request only.
+            self.new_key, self.instance.prefix = generate_key()
+            self.instance.key_hash = hash_key(self.new_key)
+        access_key = super().save(commit)
+        if self.cleaned_data.get("revoke"):
+            access_key.revoke()  # a save of its own, so every worker drops the tenant's server
+        return access_key
