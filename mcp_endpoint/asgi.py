@@ -1,9 +1,11 @@
-"""The ASGI front door: `/mcp` goes straight to its view, everything else to Django's handler.
+"""The ASGI front door: `/mcp` and the probes are answered here, everything else by Django's handler.
 
 /mcp is a JSON API for machines: it needs none of the session, CSRF, auth or message middleware
 that the admin needs, and Django's full handler costs about as much as the MCP SDK itself. So
 requests for exactly `/mcp` are read here (refusing oversized bodies before they are read), handed
-to the same `mcp_view` that urls.py routes, and its response is sent back as is.
+to the same `mcp_view` that urls.py routes, and its response is sent back as is. /healthz and
+/readyz are answered here too, so that a load balancer's Host (an instance address) is no reason
+to fail them.
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import io
 import logging
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, SuspiciousOperation
 from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
 from django.http import HttpResponseBase
 
 from mcp_endpoint import metrics, routing
 from mcp_endpoint.cache import server_cache
 from mcp_endpoint.propagation import stop_polling
 from mcp_endpoint.views import mcp_view
+from oneapp_site.health import liveness, readiness
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,9 @@ class McpFrontDoor:
         if scope["type"] == "lifespan":
             await lifespan(receive, send)
             return
+        if scope["type"] == "http" and scope["path"] in _PROBES:
+            await send_response(await _PROBES[scope["path"]](), send)
+            return
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.django_app(scope, receive, send)
             return
@@ -45,6 +53,20 @@ class McpFrontDoor:
             await send_response(_refuse(routing.PAYLOAD_TOO_LARGE), send)
             return
         await send_response(await _respond(scope, body), send)
+
+
+async def _liveness() -> HttpResponseBase:
+    return liveness()
+
+
+@sync_to_async
+def _readiness() -> HttpResponseBase:
+    # Outside Django's handler: drop a connection gone bad first, as its request signals would.
+    connection.close_if_unusable_or_obsolete()
+    return readiness()
+
+
+_PROBES = {"/healthz": _liveness, "/readyz": _readiness}
 
 
 async def lifespan(receive: Any, send: Any) -> None:

@@ -140,6 +140,7 @@ class ServerCache:
             entry = self._entries.pop(client_id, None)
         if entry is not None:
             entry.server.retire()
+            metrics.CACHED_TENANTS.set(len(self._entries))
 
     def invalidate(self, client_id: str) -> None:
         """Forget a tenant's server; calls in flight finish on it. Safe from any thread."""
@@ -167,7 +168,12 @@ class ServerCache:
             self._entries.clear()
         metrics.CACHED_TENANTS.set(0)
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(server.aclose() for server in servers if server.loop is loop))
+        closing = [server for server in servers if server.loop is loop]
+        for server, outcome in zip(
+            closing, await asyncio.gather(*(s.aclose() for s in closing), return_exceptions=True), strict=True
+        ):
+            if isinstance(outcome, Exception):  # one failure must not leave the other pools open
+                logger.warning("could not close the MCP server of tenant %s: %r", server.client_id, outcome)
         for server in servers:
             if server.loop is not loop:
                 server.retire()

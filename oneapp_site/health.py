@@ -14,17 +14,27 @@ from tenants.models import ClientConfig
 logger = logging.getLogger(__name__)
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
+def liveness() -> JsonResponse:
     """The process answers. Touches nothing else, so a database outage does not restart workers."""
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
+def readiness() -> JsonResponse:
     """Ready to serve: the database answers and the encryption keys can read the stored tokens."""
     reason = _not_ready_because()
     if reason:
         return JsonResponse({"status": "unavailable", "reason": reason}, status=503)
     return JsonResponse({"status": "ready"})
+
+
+# As Django views too. Served by the front door (mcp_endpoint.asgi) in production, where the
+# probes skip ALLOWED_HOSTS: a load balancer asks with the instance's address as Host.
+def healthz(request: HttpRequest) -> JsonResponse:
+    return liveness()
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    return readiness()
 
 
 def _not_ready_because() -> str | None:

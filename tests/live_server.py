@@ -1,13 +1,20 @@
-"""Serve the real ASGI application with uvicorn in a background thread, for end-to-end tests."""
+"""Serve the real ASGI application with uvicorn, in a thread of this process or in processes of their own."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -39,3 +46,70 @@ class UvicornThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def database_url() -> str:
+    """The test database, as a URL another process can open."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+class UvicornProcess:
+    """`python -m uvicorn oneapp_site.asgi:application` in a process of its own, on the test database,
+    with the real settings (not the test suite's); started when constructed, once /healthz answers."""
+
+    def __init__(self, log_path: Path, workers: int = 1, **env: str) -> None:
+        from django.conf import settings
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        full_env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
+            "ENV_FILE": "",
+            "SECRET_KEY": "test-uvicorn-process",
+            "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
+            "DATABASE_URL": database_url(),
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        if "PROMETHEUS_MULTIPROC_DIR" not in env:
+            full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        command = [sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application", "--port", str(self.port)]
+        if workers > 1:
+            command += ["--workers", str(workers)]
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while not answers(self.url + "/healthz"):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.process.kill()
+                raise RuntimeError(self.log)
+            time.sleep(0.1)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

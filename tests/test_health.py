@@ -1,5 +1,6 @@
 """/healthz (liveness, no database) and /readyz (database and encryption keys), through Django's client."""
 
+import httpx
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
@@ -113,3 +114,11 @@ def test_readyz_ignores_tenants_without_a_token(client, make_tenant, settings, f
     make_tenant("acme", authorization="")
     settings.TOKEN_ENCRYPTION_KEYS = [fresh_key]
     assert client.get("/readyz").status_code == 200
+
+
+def test_probes_answer_a_load_balancer_that_asks_with_an_instance_address_as_host(
+    live_server_url, transactional_db
+):
+    for path in ("/healthz", "/readyz"):
+        response = httpx.get(live_server_url + path, headers={"Host": "10.0.0.5:8000"})
+        assert response.status_code == 200, path

@@ -5,25 +5,19 @@ compare values read before and after their own traffic.
 """
 
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings as django_settings
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ACME_KEY, give_key
-from tests.live_server import free_port
+from tests.live_server import UvicornProcess
 from tests.mcp_client import MODES, connect
-from tests.test_propagation import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
 CORE = "/core-api"
 GLOBEX_KEY = "omk_globex01_" + "g" * 43
 TOOL_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "core_list_sucursales"}}
@@ -293,42 +287,21 @@ def two_workers_sharing_metrics(transactional_db, tmp_path):
     """`uvicorn --workers 2` with PROMETHEUS_MULTIPROC_DIR; yields its base URL and that directory."""
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",  # the real settings, not the test suite's
-        "ENV_FILE": "",
-        "SECRET_KEY": "test-two-workers-metrics",
-        "TOKEN_ENCRYPTION_KEYS": ",".join(django_settings.TOKEN_ENCRYPTION_KEYS),
-        "DATABASE_URL": database_url(),
-        "MCP_CHANGE_POLL_SECONDS": "0",  # no rebuild from replayed changes: one build per worker
-        "LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    log_path = tmp_path / "uvicorn.log"
-    command = [sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application", "--port", str(port)]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*command, "--workers", "2"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base_url = f"http://127.0.0.1:{port}"
+    server = UvicornProcess(
+        tmp_path / "uvicorn.log",
+        workers=2,
+        MCP_CHANGE_POLL_SECONDS="0",  # no rebuild from replayed changes: one build per worker
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
     deadline = time.monotonic() + 20
-    # Both workers have imported the metrics (each writes its own files) and one answers.
-    while len(worker_pids(metrics_dir)) < 2 or not answers(base_url + "/healthz"):
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise RuntimeError(log_path.read_text())
+    # Both workers have imported the metrics (each writes its own files).
+    while len(worker_pids(metrics_dir)) < 2:
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(server.log)
         time.sleep(0.1)
-    yield base_url, metrics_dir
-    server.terminate()
-    server.wait(timeout=10)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    yield server.url, metrics_dir
+    server.stop()
 
 
 def worker_pids(metrics_dir: Path) -> set[str]:

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from mcp_endpoint.propagation import GAP_GRACE_SECONDS, MAX_GAP, ChangeFeed, prune_old_changes
 from tenants.models import AccessKey, ClientConfig, TenantChange
 from tests.conftest import ACME_KEY
-from tests.live_server import free_port
+from tests.live_server import UvicornProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,52 +121,11 @@ def test_a_rolled_back_change_is_never_recorded(db, make_tenant):
     assert feed.poll() == set()
 
 
-def database_url() -> str:
-    """The test database, as a URL another process can open."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture
 def two_workers(transactional_db, tmp_path):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",  # the real settings, not the test suite's
-        "ENV_FILE": "",
-        "SECRET_KEY": "test-two-workers",
-        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
-        "DATABASE_URL": database_url(),
-        "MCP_CHANGE_POLL_SECONDS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (tmp_path / "uvicorn.log").open("w")
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "oneapp_site.asgi:application",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/mcp"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(url, timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError((tmp_path / "uvicorn.log").read_text()) from None
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
+    server = UvicornProcess(tmp_path / "uvicorn.log", workers=2, MCP_CHANGE_POLL_SECONDS="1")
+    yield server.url + "/mcp"
+    server.stop()
 
 
 def call_tool(url: str) -> None:

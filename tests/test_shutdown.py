@@ -2,78 +2,35 @@
 lifespan shutdown closes every tenant's upstream pool, and uvicorn finishes."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from django.conf import settings
 from uvicorn.lifespan.on import LifespanOn
 
 from mcp_endpoint import asgi as mcp_asgi
 from mcp_endpoint.asgi import McpFrontDoor
 from tests.conftest import ACME_KEY
-from tests.live_server import free_port
+from tests.live_server import UvicornProcess
 from tests.mcp_client import connect
-from tests.test_propagation import database_url
 
-ROOT = Path(__file__).resolve().parent.parent
 CORE = "/core-api"
-
-
-class Uvicorn:
-    def __init__(self, process: subprocess.Popen, url: str, log_path: Path) -> None:
-        self.process = process
-        self.url = url
-        self.log_path = log_path
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
 
 
 @pytest.fixture
 def uvicorn_process(transactional_db, tmp_path):
     """One uvicorn process (lifespan on, as by default) on the test database, logging at DEBUG."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",  # the real settings, not the test suite's
-        "ENV_FILE": "",
-        "SECRET_KEY": "test-shutdown",
-        "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
-        "DATABASE_URL": database_url(),
-        "MCP_CHANGE_POLL_SECONDS": "1",  # the poller runs, and must be stopped too
-        "LOG_LEVEL": "DEBUG",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log_path = tmp_path / "uvicorn.log"
-    command = [sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application", "--port", str(port)]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    server = Uvicorn(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 20
-    while not answers(server.url + "/healthz"):
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            raise RuntimeError(server.log)
-        time.sleep(0.1)
+    server = UvicornProcess(
+        tmp_path / "uvicorn.log",
+        MCP_CHANGE_POLL_SECONDS="1",  # the poller runs, and must be stopped too
+        LOG_LEVEL="DEBUG",
+    )
     yield server
-    if process.poll() is None:
-        process.kill()
-        process.wait(timeout=10)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+    if server.process.poll() is None:
+        server.process.kill()
+        server.process.wait(timeout=10)
 
 
 def assert_shut_down_cleanly(exit_code: int, log: str) -> None:
