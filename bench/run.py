@@ -243,23 +243,16 @@ def main() -> None:
                 http.get(ours_url + path).status_code
                 for path in ("/admin/login/", "/static/admin/css/base.css")
             ]
-        bare_env = {**env, "BENCH_UPSTREAM": fast}
-        with process(
-            pinned(0, [*UVICORN, "--port", str(ports["bare"]), "bench.bare_app:app"]),
-            bare_env,
-            ports["bare"],
-            workdir / "bare.log",
-        ) as bare_url:
+
+        def bare_app(name: str, upstream: str) -> contextlib.AbstractContextManager[str]:
+            command = pinned(0, [*UVICORN, "--port", str(ports[name]), "bench.bare_app:app"])
+            return process(command, {**env, "BENCH_UPSTREAM": upstream}, ports[name], workdir / f"{name}.log")
+
+        with bare_app("bare", fast) as bare_url:
             bare = Client(bare_url)
             bare.check_tool_call(http)
             figures["bare"] = load(bare, workdir, options.connections, options.duration)
-        slow_env = {**env, "BENCH_UPSTREAM": slow}
-        with process(
-            pinned(0, [*UVICORN, "--port", str(ports["bare_slow"]), "bench.bare_app:app"]),
-            slow_env,
-            ports["bare_slow"],
-            workdir / "bare_slow.log",
-        ) as bare_url:
+        with bare_app("bare_slow", slow) as bare_url:
             figures["bare_burst"] = burst(Client(bare_url), options.burst)
     micro = subprocess.run(
         [PYTHON, "bench/micro.py", str(options.tenants)],

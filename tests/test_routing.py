@@ -9,22 +9,9 @@ from mcp_endpoint.cache import server_cache
 from mcp_endpoint.routing import route_client_id
 from tenants.models import ClientConfig
 from tests.conftest import ACME_KEY
+from tests.mcp_client import INITIALIZE, JSON_HEADERS
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-MCP_HEADERS = {
-    "Accept": "application/json, text/event-stream",
-    "Content-Type": "application/json",
-    "Authorization": f"Bearer {ACME_KEY}",
-}
+MCP_HEADERS = {**JSON_HEADERS, "Authorization": f"Bearer {ACME_KEY}"}
 
 MISSING = b'{"error": "Missing X-Client-ID header. Provide client identifier.", "code": "MISSING_CLIENT_ID"}'
 DUPLICATE = (

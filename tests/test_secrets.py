@@ -42,7 +42,7 @@ from tests import mcp_client
 from tests.conftest import raw_token
 from tests.fake_upstream import FakeOneApp
 from tests.live_server import free_port
-from tests.mcp_client import MODES, connect
+from tests.mcp_client import INITIALIZE, JSON_HEADERS, MODES, connect
 
 # Fresh for every run, and distinctive: nothing else in the project can contain them by chance.
 TOKEN = f"Bearer CANARY-TOKEN-{uuid.uuid4().hex}"
@@ -485,17 +485,6 @@ async def test_a_stored_token_that_is_no_valid_header_never_reaches_httpx(
 # /mcp refusals and Django's own error pages, over plain HTTP
 
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 FIXED_MINUTE = 29_000_000 * 60 + 1.0
 
 
@@ -515,7 +504,7 @@ def test_refusals_and_error_pages_never_echo_a_key_or_the_token(
 
     def mcp(headers: dict[str, str], content: bytes = body, path: str = "/mcp", method: str = "POST"):
         return httpx.request(
-            method, live_server_url + path, headers={**MCP_HEADERS, **headers}, content=content
+            method, live_server_url + path, headers={**JSON_HEADERS, **headers}, content=content
         )
 
     ours = {"X-Client-ID": tenant.client_id, "Authorization": f"Bearer {key}"}
@@ -578,7 +567,7 @@ def test_an_undecryptable_token_is_reported_by_tenant_never_by_ciphertext_or_key
 
     response = httpx.post(
         live_server_url + "/mcp",
-        headers={**MCP_HEADERS, "X-Client-ID": tenant.client_id, "Authorization": f"Bearer {key}"},
+        headers={**JSON_HEADERS, "X-Client-ID": tenant.client_id, "Authorization": f"Bearer {key}"},
         json=INITIALIZE,
     )
     assert response.status_code == 503
