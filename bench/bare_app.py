@@ -3,6 +3,7 @@
 Usage: BENCH_UPSTREAM=http://127.0.0.1:PORT uvicorn bench.bare_app:app
 """
 
+import gc
 import os
 
 import django
@@ -19,3 +20,8 @@ tenant = TenantSettings(
     "acme", upstream, upstream, "Bearer bench-token", "acme", 30_000, max_concurrent_calls=1000
 )
 app = build_server("acme", OneAppClient(tenant)).streamable_http_app(json_response=True, stateless_http=True)
+
+# The same collector settings as oneapp_site/asgi.py, so that the comparison is of the layers only.
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)

@@ -1,9 +1,10 @@
 """ASGI entry point: `uvicorn oneapp_site.asgi:application`.
 
-`/mcp` is answered by its view without Django's middleware chain (see mcp_endpoint.asgi);
+`/mcp`, `/healthz` and `/readyz` are answered without Django's middleware chain (mcp_endpoint.asgi);
 every other path, the admin included, goes through Django's full handler.
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,3 +23,10 @@ from mcp_endpoint.asgi import McpFrontDoor  # noqa: E402
 call_command("check")
 
 application = McpFrontDoor(django_application)
+
+# Everything loaded so far lives as long as the worker: keep it out of the garbage collector's
+# scans, and collect the young generation less often. Under a burst of a thousand tool calls this
+# takes a fifth off the time (bench/run.py).
+gc.collect()
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
