@@ -95,8 +95,8 @@ class ServerCache:
             with self._lock:
                 self._stale_builds.discard(client_id)
             tenant = await self._load(client_id)
-            if tenant is None:
-                self._drop(client_id)
+            if tenant is None:  # unknown or disabled now: nothing of it may stay cached
+                self.invalidate(client_id)
                 return None
             server = self._build(tenant)
             await server.start()
@@ -134,13 +134,6 @@ class ServerCache:
             evicted.append(oldest.server)
             logger.debug("evicted the MCP server of tenant %s", oldest_id)
         return evicted
-
-    def _drop(self, client_id: str) -> None:
-        with self._lock:
-            entry = self._entries.pop(client_id, None)
-        if entry is not None:
-            entry.server.retire()
-            metrics.CACHED_TENANTS.set(len(self._entries))
 
     def invalidate(self, client_id: str) -> None:
         """Forget a tenant's server; calls in flight finish on it. Safe from any thread."""
