@@ -11,15 +11,26 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
 django.setup()  # only for the shared tool catalog's imports; no database is used
 
-from mcp_endpoint.tools import build_server  # noqa: E402
-from mcp_endpoint.upstream import OneAppClient  # noqa: E402
+from mcp_endpoint.live_tenant import LiveTenant  # noqa: E402
+from mcp_endpoint.tools import OneAppServer  # noqa: E402
 from tenants.models import TenantSettings  # noqa: E402
 
 upstream = os.environ["BENCH_UPSTREAM"]
 tenant = TenantSettings(
     "acme", upstream, upstream, "Bearer bench-token", "acme", 30_000, max_concurrent_calls=1000
 )
-app = build_server("acme", OneAppClient(tenant)).streamable_http_app(json_response=True, stateless_http=True)
+live = LiveTenant(tenant)
+sdk_app = OneAppServer().streamable_http_app(json_response=True, stateless_http=True)
+
+
+async def app(scope, receive, send):  # noqa: ANN001, ANN201
+    """The SDK's own app; the shared tools find their tenant (and its pool) as ours do."""
+    if scope["type"] != "http":
+        await sdk_app(scope, receive, send)
+        return
+    async with live.serving():
+        await sdk_app(scope, receive, send)
+
 
 # The same collector settings as oneapp_site/asgi.py, so that the comparison is of the layers only.
 gc.collect()

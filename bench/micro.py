@@ -24,7 +24,7 @@ from asgiref.sync import async_to_sync, sync_to_async  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from mcp_endpoint.cache import ServerCache, load_tenant  # noqa: E402
+from mcp_endpoint.cache import TenantCache, load_tenant  # noqa: E402
 from tenants.models import ClientConfig  # noqa: E402
 
 HITS = 100_000
@@ -33,7 +33,7 @@ MAX_ENTRIES = 1000
 
 
 async def resolution_times() -> dict[str, float]:
-    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
+    cache = TenantCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
     await cache.aget("acme")
     started = time.perf_counter()
     for _ in range(HITS):
@@ -54,7 +54,7 @@ def queries_of(hits: int) -> int:
     """Database queries made by one cold build followed by `hits` cache hits."""
 
     async def build_then_hit() -> None:
-        cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
+        cache = TenantCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
         for _ in range(1 + hits):
             await cache.aget("acme")
         await cache.aclose()
@@ -78,7 +78,7 @@ def configure_tenants(count: int) -> list[str]:
 async def memory_with_many_tenants(count: int) -> dict[str, float]:
     """Serve `count` tenants through a cache of MAX_ENTRIES: memory must stop growing at the cap."""
     ids = await configure_tenants(count)
-    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
+    cache = TenantCache(load_tenant, ttl_seconds=300, max_entries=MAX_ENTRIES)
     gc.collect()
     tracemalloc.start()
     baseline = tracemalloc.get_traced_memory()[0]

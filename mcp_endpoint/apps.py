@@ -7,3 +7,6 @@ class McpEndpointConfig(AppConfig):
 
     def ready(self) -> None:
         from mcp_endpoint import cache, checks  # noqa: F401 - connects the receivers, registers the checks
+        from tenants import serving
+
+        serving.register(lambda client_id: cache.tenant_cache().built_at(client_id))

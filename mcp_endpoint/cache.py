@@ -1,4 +1,4 @@
-"""The in-process cache of tenants' MCP servers: sliding TTL, LRU bound, single-flight builds.
+"""The in-process cache of live tenants (settings and OneApp pool): sliding TTL, LRU bound, single-flight builds.
 
 A hit takes a lock, a dict lookup and a clock read: no database query. Saving or deleting a
 `ClientConfig` drops its entry once the transaction commits.
@@ -22,7 +22,7 @@ from django.db import connection
 from django.dispatch import receiver
 
 from mcp_endpoint import metrics
-from mcp_endpoint.serving import TenantServer
+from mcp_endpoint.live_tenant import LiveTenant
 from tenants.models import ClientConfig, TenantSettings
 from tenants.signals import tenant_changed
 
@@ -33,12 +33,12 @@ Loader = Callable[[str], Awaitable[TenantSettings | None]]
 
 @dataclass
 class _Entry:
-    server: TenantServer
+    live: LiveTenant
     expires_at: float
     built_at: float  # wall-clock time, for staff
 
 
-class ServerCache:
+class TenantCache:
     def __init__(
         self,
         load: Loader,
@@ -46,7 +46,7 @@ class ServerCache:
         ttl_seconds: float,
         max_entries: int,
         clock: Callable[[], float] = time.monotonic,
-        build: Callable[[TenantSettings], TenantServer] = TenantServer,
+        build: Callable[[TenantSettings], LiveTenant] = LiveTenant,
     ) -> None:
         self._load = load
         self._build = build
@@ -55,7 +55,7 @@ class ServerCache:
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # invalidation arrives from other threads
-        self._building: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[TenantServer | None]] = {}
+        self._building: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[LiveTenant | None]] = {}
         self._stale_builds: set[str] = set()
 
     def __len__(self) -> int:
@@ -64,23 +64,23 @@ class ServerCache:
     def __contains__(self, client_id: str) -> bool:
         return client_id in self._entries
 
-    async def aget(self, client_id: str) -> TenantServer | None:
-        """The tenant's live server, built on a miss; None for an unknown or disabled tenant."""
+    async def aget(self, client_id: str) -> LiveTenant | None:
+        """The live tenant, built on a miss; None for an unknown or disabled tenant."""
         loop = asyncio.get_running_loop()
         now = self._clock()
         with self._lock:
             entry = self._entries.get(client_id)
-            if entry is not None and entry.expires_at > now and entry.server.loop is loop:
+            if entry is not None and entry.expires_at > now and entry.live.loop is loop:
                 entry.expires_at = now + self.ttl
                 self._entries.move_to_end(client_id)
                 metrics.CACHE_HIT.inc()
-                return entry.server
+                return entry.live
         metrics.CACHE_MISS.inc()
         key = (loop, client_id)
         build = self._building.get(key)
         if build is None:
             # A task of its own, so that a requester who goes away does not cancel it for the others.
-            build = loop.create_task(self._build_and_store(client_id), name=f"build-mcp-server-{client_id}")
+            build = loop.create_task(self._build_and_store(client_id), name=f"build-tenant-{client_id}")
             self._building[key] = build
             build.add_done_callback(lambda done: self._build_done(key, done))
         return await asyncio.shield(build)
@@ -90,7 +90,7 @@ class ServerCache:
         if not build.cancelled():
             build.exception()  # retrieved here too, so that an error nobody awaited is not reported twice
 
-    async def _build_and_store(self, client_id: str) -> TenantServer | None:
+    async def _build_and_store(self, client_id: str) -> LiveTenant | None:
         while True:
             with self._lock:
                 self._stale_builds.discard(client_id)
@@ -98,52 +98,52 @@ class ServerCache:
             if tenant is None:  # unknown or disabled now: nothing of it may stay cached
                 self.invalidate(client_id)
                 return None
-            server = self._build(tenant)
-            await server.start()
+            live = self._build(tenant)
+            await live.start()
             with self._lock:
                 if client_id in self._stale_builds:
                     # The row changed while it was being read: this copy may be stale.
                     stale = True
                 else:
                     stale = False
-                    evicted = self._store(client_id, server)
+                    evicted = self._store(client_id, live)
             if stale:
-                server.retire()
+                live.retire()
                 continue
             for old in evicted:
                 old.retire()
             metrics.CACHE_BUILD.inc()
             metrics.CACHE_EVICTION.inc(len(evicted))
             metrics.CACHED_TENANTS.set(len(self._entries))
-            logger.debug("built the MCP server of tenant %s (%d cached)", client_id, len(self._entries))
-            return server
+            logger.debug("built live tenant %s (%d cached)", client_id, len(self._entries))
+            return live
 
-    def _store(self, client_id: str, server: TenantServer) -> list[TenantServer]:
-        """Insert under the lock; returns the servers pushed out (replaced, expired or over the bound)."""
+    def _store(self, client_id: str, live: LiveTenant) -> list[LiveTenant]:
+        """Insert under the lock; returns the live tenants pushed out (replaced, expired or over the bound)."""
         now = self._clock()
         evicted = []
         if (old := self._entries.pop(client_id, None)) is not None:
-            evicted.append(old.server)
-        self._entries[client_id] = _Entry(server, now + self.ttl, time.time())
+            evicted.append(old.live)
+        self._entries[client_id] = _Entry(live, now + self.ttl, time.time())
         # Sliding expiry keeps the dict in expiry order too: the oldest is first.
         while self._entries:
             oldest_id, oldest = next(iter(self._entries.items()))
             if oldest.expires_at > now and len(self._entries) <= self.max_entries:
                 break
             del self._entries[oldest_id]
-            evicted.append(oldest.server)
-            logger.debug("evicted the MCP server of tenant %s", oldest_id)
+            evicted.append(oldest.live)
+            logger.debug("evicted live tenant %s", oldest_id)
         return evicted
 
     def invalidate(self, client_id: str) -> None:
-        """Forget a tenant's server; calls in flight finish on it. Safe from any thread."""
+        """Forget a live tenant; calls in flight finish on it. Safe from any thread."""
         with self._lock:
             entry = self._entries.pop(client_id, None)
             self._stale_builds.add(client_id)
         if entry is not None:
-            entry.server.retire()
+            entry.live.retire()
             metrics.CACHED_TENANTS.set(len(self._entries))
-            logger.debug("invalidated the MCP server of tenant %s", client_id)
+            logger.debug("invalidated live tenant %s", client_id)
 
     def clear(self) -> None:
         with self._lock:
@@ -152,27 +152,29 @@ class ServerCache:
             self._stale_builds.update(client_id for _, client_id in self._building)
         metrics.CACHED_TENANTS.set(0)
         for entry in entries:
-            entry.server.retire()
+            entry.live.retire()
 
     async def aclose(self) -> None:
-        """At shutdown: forget every server and close those of this loop (their pools included)."""
+        """At shutdown: forget every live tenant and close the pools of those on this loop."""
         with self._lock:
-            servers = [entry.server for entry in self._entries.values()]
+            tenants = [entry.live for entry in self._entries.values()]
             self._entries.clear()
         metrics.CACHED_TENANTS.set(0)
         loop = asyncio.get_running_loop()
-        closing = [server for server in servers if server.loop is loop]
-        for server, outcome in zip(
-            closing, await asyncio.gather(*(s.aclose() for s in closing), return_exceptions=True), strict=True
+        closing = [live for live in tenants if live.loop is loop]
+        for live, outcome in zip(
+            closing,
+            await asyncio.gather(*(live.aclose() for live in closing), return_exceptions=True),
+            strict=True,
         ):
             if isinstance(outcome, Exception):  # one failure must not leave the other pools open
-                logger.warning("could not close the MCP server of tenant %s: %r", server.client_id, outcome)
-        for server in servers:
-            if server.loop is not loop:
-                server.retire()
+                logger.warning("could not close the OneApp pool of tenant %s: %r", live.client_id, outcome)
+        for live in tenants:
+            if live.loop is not loop:
+                live.retire()
 
     def built_at(self, client_id: str) -> float | None:
-        """When this process built the tenant's cached server (epoch seconds), or None."""
+        """When this process built the cached live tenant (epoch seconds), or None."""
         entry = self._entries.get(client_id)
         return entry.built_at if entry is not None else None
 
@@ -187,17 +189,17 @@ def load_tenant(client_id: str) -> TenantSettings | None:
     if tenant is None:
         return None
     keys = tenant.access_keys.filter(revoked_at__isnull=True).order_by()  # no ordering join
-    return tenant.snapshot(tuple(key.digest() for key in keys))
+    return tenant.snapshot(tuple(key.stored_key() for key in keys))
 
 
-_cache: ServerCache | None = None
+_cache: TenantCache | None = None
 
 
-def server_cache() -> ServerCache:
+def tenant_cache() -> TenantCache:
     """The process-wide cache, configured by MCP_SERVER_CACHE_TTL_SECONDS and MCP_SERVER_CACHE_MAX_ENTRIES."""
     global _cache
     if _cache is None:
-        _cache = ServerCache(
+        _cache = TenantCache(
             load_tenant,
             ttl_seconds=settings.MCP_SERVER_CACHE_TTL_SECONDS,
             max_entries=settings.MCP_SERVER_CACHE_MAX_ENTRIES,
@@ -214,7 +216,7 @@ def _reconfigure(*, setting: str, **kwargs: Any) -> None:
 
 
 def invalidate(client_id: str) -> None:
-    server_cache().invalidate(client_id)
+    tenant_cache().invalidate(client_id)
 
 
 @receiver(tenant_changed, dispatch_uid="mcp_endpoint.drop_changed_tenant")

@@ -1,4 +1,4 @@
-"""Checks between routing and the MCP layer: the tenant's access key, and its request rate."""
+"""Checks between routing and the MCP layer: the tenant's access key (and its last use), and its request rate."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.utils import timezone
 
-from mcp_endpoint import routing
-from tenants.keys import KeyDigest, find_key
+from mcp_endpoint import refusals
+from mcp_endpoint.exchange import bearer_credential
+from tenants.keys import StoredKey, find_key
 from tenants.models import AccessKey, TenantSettings
 
 logger = logging.getLogger(__name__)
@@ -25,23 +25,23 @@ _last_used_written: dict[int, float] = {}
 _writes: set[asyncio.Task[None]] = set()  # held, so the loop's weak references keep them alive
 
 
-def check_access_key(authorization: str | None, tenant: TenantSettings) -> routing.Refusal | None:
-    """None when the request carries a valid key of this tenant (or keys are not required)."""
+def authenticate(
+    authorization: str | None, tenant: TenantSettings, now: datetime
+) -> StoredKey | refusals.Refusal | None:
+    """The tenant's valid key that the request carries, a refusal, or None when keys are not required."""
     if not settings.MCP_REQUIRE_ACCESS_KEY:
         return None
-    scheme, _, credential = (authorization or "").strip().partition(" ")
-    if not scheme:
-        return routing.MISSING_ACCESS_KEY
-    now = timezone.now()
-    key = find_key(credential.strip(), tenant.access_keys, now) if scheme.lower() == "bearer" else None
+    if not (authorization or "").strip():
+        return refusals.MISSING_ACCESS_KEY
+    credential = bearer_credential(authorization)
+    key = find_key(credential, tenant.access_keys, now) if credential is not None else None
     if key is None:
         logger.info("refused an invalid access key for tenant %s", tenant.client_id)
-        return routing.INVALID_ACCESS_KEY
-    _note_use(key, now)
-    return None
+        return refusals.INVALID_ACCESS_KEY
+    return key
 
 
-def _note_use(key: KeyDigest, now: datetime) -> None:
+def note_key_use(key: StoredKey, now: datetime) -> None:
     """Record `last_used_at` about once a minute per key and process, never on every request."""
     last = _last_used_written.get(key.id)
     moment = time.monotonic()
@@ -64,7 +64,7 @@ def _written(task: asyncio.Task[None]) -> None:
         logger.warning("could not record the use of an access key (%s): %r", task.get_name(), exc)
 
 
-async def check_rate(tenant: TenantSettings) -> routing.Refusal | None:
+async def check_rate(tenant: TenantSettings) -> refusals.Refusal | None:
     """Count this request in the tenant's fixed one-minute window, through Django's cache."""
     now = time.time()
     window = int(now // 60)
@@ -87,7 +87,7 @@ async def check_rate(tenant: TenantSettings) -> routing.Refusal | None:
         tenant.rate_limit_per_minute,
         retry_after,
     )
-    return routing.rate_limited(retry_after)
+    return refusals.rate_limited(retry_after)
 
 
 def _count(backend: BaseCache, key: str) -> int:

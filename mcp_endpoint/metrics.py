@@ -24,6 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from mcp_endpoint.exchange import bearer_credential
+
 REQUESTS = Counter("oneapp_mcp_requests", "Requests to /mcp by outcome.", ["outcome"])
 TOOL_CALLS = Counter(
     "oneapp_mcp_tool_calls", "Tool calls by tenant, tool and outcome.", ["tenant", "tool", "outcome"]
@@ -60,7 +62,7 @@ def _allowed(request: HttpRequest) -> bool:
     """From an allowed network (METRICS_ALLOWED_NETWORKS), or with the METRICS_TOKEN bearer token."""
     token = settings.METRICS_TOKEN
     if token:
-        presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        presented = bearer_credential(request.headers.get("Authorization")) or ""
         if secrets.compare_digest(presented.encode(), token.encode()):
             return True
     try:

@@ -1,6 +1,9 @@
-"""The 18 OneApp tools, declared once each as data, and the factory that serves them for one tenant.
+"""The OneApp catalog (tenants/oneapp/catalog.py) as MCP tools, and the one MCP server that serves them.
 
-Names, paths and query names follow shared/ONEAPP_API.md exactly: existing MCP clients use them.
+This is the only module that touches the SDK's tool internals (`FuncMetadata`, `ArgModelBase`:
+not exported by `mcp.server.mcpserver`, but the only way to give a `Tool` a ready-made argument
+model). tests/mcp_endpoint/test_tools.py pins their behaviour, so an SDK upgrade that changes
+them fails there first.
 """
 
 from __future__ import annotations
@@ -8,232 +11,50 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal, cast
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import Tool as MCPTool
+from pydantic import BaseModel, create_model
 
-from mcp_endpoint import arguments as args
 from mcp_endpoint import metrics
-from mcp_endpoint.upstream import OneAppClient, UpstreamError
+from mcp_endpoint.live_tenant import current_tenant
+from tenants.oneapp.catalog import CATALOG, ToolSpec
+from tenants.oneapp.client import UpstreamError
 
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "oneapp-mcp"
 
 
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    description: str
-    base: Literal["core", "client"]
-    path: str  # `{name}` placeholders are filled from the arguments of the same name
-    arguments: type[args.Arguments] = args.NoArguments
-    method: Literal["GET", "POST"] = "GET"
-    query_names: Mapping[str, str] = field(default_factory=dict)  # argument -> query name, where they differ
-
-    @property
-    def read_only(self) -> bool:
-        return self.method == "GET"
-
-    @cached_property
-    def path_arguments(self) -> frozenset[str]:
-        return frozenset(name for name in self.arguments.model_fields if "{" + name + "}" in self.path)
-
-    def upstream_request(self, values: Mapping[str, Any]) -> tuple[str, dict[str, str], Any]:
-        """The path, query and JSON body for validated argument values; absent optionals are left out."""
-        path = self.path.format(**{name: values[name] for name in self.path_arguments})
-        present = {name: value for name, value in values.items() if value is not None}
-        if self.method == "POST":
-            return path, {}, present
-        query = {
-            self.query_names.get(name, name): _query_value(value)
-            for name, value in present.items()
-            if name not in self.path_arguments
-        }
-        return path, query, None
-
-
-def _query_value(value: Any) -> str:
-    return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
-
-
-CATALOG: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        "core_list_sucursales",
-        "Obtiene la lista completa de sucursales registradas para el cliente autenticado.",
-        "core",
-        "/core/sucursales",
-    ),
-    ToolSpec(
-        "core_list_zonas",
-        "Obtiene las zonas del cliente: todas, o solo una si se indica zone_id.",
-        "core",
-        "/core/zonas",
-        args.ZoneFilter,
-    ),
-    ToolSpec(
-        "core_list_subgerencias",
-        "Obtiene todas las subgerencias del cliente, que agrupan zonas.",
-        "core",
-        "/core/subgerencias",
-    ),
-    ToolSpec(
-        "core_list_zonas_by_subgerencia",
-        "Obtiene las zonas que pertenecen a una subgerencia, dado su ID.",
-        "core",
-        "/core/subgerencias/{id}/zonas",
-        args.SubgerenciaId,
-    ),
-    ToolSpec(
-        "core_list_sucursales_by_zona",
-        "Obtiene las sucursales que pertenecen a una zona, dado su ID.",
-        "core",
-        "/core/zonas/{zone_id}/sucursales",
-        args.ZoneId,
-    ),
-    ToolSpec(
-        "checklist_list_checks",
-        "Lista los checklists activos, paginados, con búsqueda opcional por nombre.",
-        "client",
-        "/front/api/checklist/data/checks",
-        args.ChecksQuery,
-    ),
-    ToolSpec(
-        "checklist_list_ambitos",
-        "Lista los ámbitos (secciones) de un checklist, paginados.",
-        "client",
-        "/front/api/checklist/data/ambitos",
-        args.CheckPage,
-    ),
-    ToolSpec(
-        "checklist_list_preguntas",
-        "Lista las preguntas de un checklist.",
-        "client",
-        "/front/api/checklist/data/preguntas",
-        args.CheckId,
-    ),
-    ToolSpec(
-        "checklist_list_cuestionarios",
-        "Lista los cuestionarios aplicados de un checklist en un rango de fechas (YYYY-MM-DD), paginados.",
-        "client",
-        "/front/api/checklist/data/cuestionarios",
-        args.CuestionariosQuery,
-    ),
-    ToolSpec(
-        "checklist_list_asignaciones",
-        "Lista las asignaciones (a sucursales o personas) de un cuestionario, paginadas.",
-        "client",
-        "/front/api/checklist/data/asignaciones",
-        args.AsignacionesQuery,
-    ),
-    ToolSpec(
-        "checklist_list_respuestas",
-        "Lista las respuestas de un cuestionario, o solo las de una asignación si se indica asignacion_id; "
-        "paginadas.",
-        "client",
-        "/front/api/checklist/data/respuestas",
-        args.RespuestasQuery,
-    ),
-    ToolSpec(
-        "visual_areas",
-        "Obtiene las áreas de las campañas visuales: todas, o solo una si se indica area_id.",
-        "core",
-        "/visual/area",
-        args.AreaFilter,
-        query_names={"area_id": "id"},
-    ),
-    ToolSpec(
-        "visual_categorias",
-        "Obtiene las categorías de las campañas visuales: todas, o solo una si se indica category_id.",
-        "core",
-        "/visual/category",
-        args.CategoryFilter,
-        query_names={"category_id": "id"},
-    ),
-    ToolSpec(
-        "visual_area_categorias",
-        "Obtiene las categorías vinculadas a una o más áreas visuales (relación área-categoría).",
-        "core",
-        "/visual/category/areas",
-        args.AreaIds,
-        query_names={"areas_id": "areas"},
-    ),
-    ToolSpec(
-        "visual_razones",
-        "Obtiene los criterios de evaluación (razones) de las campañas visuales: todos, o uno si se indica "
-        "reason_id.",
-        "core",
-        "/visual/reason",
-        args.ReasonFilter,
-    ),
-    ToolSpec(
-        "visual_area_categoria_razones",
-        "Obtiene los criterios de evaluación vinculados a categorías de área (relación muchos a muchos). "
-        "Consulta antes visual_areas y visual_area_categorias para conocer los IDs.",
-        "core",
-        "/visual/reason/categories",
-        args.CategoryIds,
-        query_names={"categories_id": "categories"},
-    ),
-    ToolSpec(
-        "moai_visapp_foto",
-        "Envía una foto (URL http/https) con sus criterios de evaluación a Visapp MoAI para que la evalúe. "
-        "Es la única herramienta que escribe datos en OneApp.",
-        "core",
-        "/visual/moai",
-        args.MoaiPhoto,
-        method="POST",
-    ),
-    ToolSpec(
-        "moai_visapp_foto_info",
-        "Obtiene todas las fotos enviadas a Visapp MoAI por el cliente, con su estado y resultado.",
-        "core",
-        "/visual/moai",
-    ),
-)
-
-TOOL_NAMES: tuple[str, ...] = tuple(spec.name for spec in CATALOG)
-
-
-class TenantMCPServer(MCPServer):
-    """One tenant's MCP server: the shared tools find the tenant's OneApp pool here, per call."""
-
-    def __init__(self, client_id: str, upstream: OneAppClient, tools: list[Tool]) -> None:
-        super().__init__(SERVER_NAME, tools=tools, warn_on_duplicate_tools=False)
-        self.client_id = client_id
-        self.upstream = upstream
-
-
 def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
     latency = metrics.UPSTREAM_SECONDS.labels(spec.name)
 
     async def call(ctx: Context, **values: Any) -> CallToolResult:
-        server = cast(TenantMCPServer, ctx.mcp_server)  # build_server only makes these
+        tenant = current_tenant()
         path, query, body = spec.upstream_request(values)
         started = time.perf_counter()
         status: int | None = None
         outcome = "ok"
         try:
-            status, data = await server.upstream.request(spec.method, spec.base, path, query, body)
+            status, data = await tenant.upstream.request(spec.method, spec.base, path, query, body)
         except UpstreamError as exc:
             status, outcome = exc.status, exc.kind
             raise ToolError(str(exc)) from None
         finally:
             seconds = time.perf_counter() - started
             # Labelled at the call, not ahead: only combinations that happen take memory.
-            metrics.TOOL_CALLS.labels(server.client_id, spec.name, outcome).inc()
+            metrics.TOOL_CALLS.labels(tenant.client_id, spec.name, outcome).inc()
             if outcome != "busy":
                 latency.observe(seconds)
             logger.info(
                 "tool call tenant=%s tool=%s upstream_status=%s ms=%.1f",
-                server.client_id,
+                tenant.client_id,
                 spec.name,
                 status if status is not None else "-",
                 seconds * 1000,
@@ -243,15 +64,18 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
     return call
 
 
-# One Tool object per tool for the whole process, shared by every tenant's server: a cached
-# tenant then costs a few KiB, and a cold one builds without validating any schema.
-SHARED_TOOLS: dict[str, Tool] = {
-    spec.name: Tool(
+def sdk_argument_model(model: type[BaseModel]) -> type[ArgModelBase]:
+    """The catalog's argument model as the SDK's `FuncMetadata` wants it: same fields, same rules."""
+    return create_model(model.__name__, __base__=(model, ArgModelBase))
+
+
+def _tool(spec: ToolSpec) -> Tool:
+    return Tool(
         fn=_handler(spec),
         name=spec.name,
         description=spec.description,
         parameters=spec.arguments.model_json_schema(by_alias=True),
-        fn_metadata=FuncMetadata(arg_model=spec.arguments),
+        fn_metadata=FuncMetadata(arg_model=sdk_argument_model(spec.arguments)),
         is_async=True,
         context_kwarg="ctx",
         annotations=ToolAnnotations(
@@ -261,16 +85,29 @@ SHARED_TOOLS: dict[str, Tool] = {
             open_world_hint=True,
         ),
     )
-    for spec in CATALOG
-}
 
 
-def build_server(
-    client_id: str, upstream: OneAppClient, allowed: frozenset[str] | None = None
-) -> TenantMCPServer:
-    """An MCP server exposing the tenant's tools (all, or those `allowed`), calling OneApp through `upstream`."""
-    tools = [tool for name, tool in SHARED_TOOLS.items() if allowed is None or name in allowed]
-    return TenantMCPServer(client_id, upstream, tools)
+TOOLS: tuple[Tool, ...] = tuple(_tool(spec) for spec in CATALOG)
+
+
+class OneAppServer(MCPServer):
+    """One MCP server for every tenant: each request sees and may call only its tenant's tools."""
+
+    def __init__(self) -> None:
+        super().__init__(SERVER_NAME, tools=list(TOOLS))
+
+    async def list_tools(self) -> list[MCPTool]:
+        allowed = current_tenant().settings.tools
+        tools = await super().list_tools()
+        return tools if allowed is None else [tool for tool in tools if tool.name in allowed]
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        allowed = current_tenant().settings.tools
+        if allowed is not None and name not in allowed:
+            raise ToolError(f"Unknown tool: {name}")  # as the SDK words a tool it does not have
+        return await super().call_tool(name, arguments, context)
 
 
 def _result(data: Any) -> CallToolResult:

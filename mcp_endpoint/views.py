@@ -1,4 +1,8 @@
-"""POST /mcp: route by X-Client-ID, then let the tenant's MCP server (the official SDK) answer."""
+"""POST /mcp: route by X-Client-ID, check the tenant's key and rate, then let the SDK answer.
+
+`answer` is the whole request path. The ASGI front door (mcp_endpoint.asgi) calls it in production;
+`mcp_view` is the same path reached through Django's URLconf.
+"""
 
 from __future__ import annotations
 
@@ -6,86 +10,110 @@ import logging
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import guards, metrics, routing
-from mcp_endpoint.cache import invalidate, server_cache
+from mcp_endpoint import guards, metrics, refusals, sdk
+from mcp_endpoint.cache import invalidate, tenant_cache
+from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
+from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
-from mcp_endpoint.serving import ServerRetired
 from tenants.crypto import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
 
 
+async def answer(request: McpRequest) -> Answer:
+    """Answer one /mcp request whose body was read (and found not too large)."""
+    return counted(await _route(request))
+
+
+def counted(result: Answer) -> Answer:
+    """Every /mcp answer, refusals included, passes here once on its way out, for the requests metric."""
+    metrics.REQUESTS.labels(result.outcome).inc()
+    return result
+
+
 @csrf_exempt
 async def mcp_view(request: HttpRequest) -> HttpResponse:
-    response = await _route(request)
-    metrics.REQUESTS.labels(response.outcome).inc()
+    """/mcp through Django's URLconf: the same path as the front door's, after Django read the body."""
+    if body_too_large(_declared_length(request)):
+        result = counted(refusals.PAYLOAD_TOO_LARGE.answer())
+    else:
+        result = await answer(McpRequest.from_scope(request.scope, request.body))
+    response = HttpResponse(result.body, status=result.status)
+    for name, value in result.headers:
+        response.headers[name] = value
     return response
 
 
-async def _route(request: HttpRequest) -> HttpResponse:
-    request.get_host()  # raises DisallowedHost (400) for a Host not in ALLOWED_HOSTS
+async def _route(request: McpRequest) -> Answer:
+    if not request.host_allowed():
+        logger.warning("refused a request for a host not in ALLOWED_HOSTS")
+        return refusals.BAD_REQUEST.answer()
     if request.method != "POST":
-        response = routing.METHOD_NOT_ALLOWED.response()
-        response["Allow"] = "POST"
-        return response
-    client_id = routing.route_client_id(request.headers.get("X-Client-ID"))
-    if isinstance(client_id, routing.Refusal):
-        return client_id.response()
+        return refusals.METHOD_NOT_ALLOWED.answer()
+    client_id = refusals.route_client_id(request.headers.get("x-client-id"))
+    if isinstance(client_id, refusals.Refusal):
+        return client_id.answer()
     if not _origin_allowed(request):
-        return routing.FORBIDDEN_ORIGIN.response()
-    if _declared_length(request) > settings.MCP_MAX_REQUEST_BYTES:
-        return routing.PAYLOAD_TOO_LARGE.response()
-    return await _answer(request, client_id)
+        return refusals.FORBIDDEN_ORIGIN.answer()
+    return await _serve(request, client_id)
 
 
-async def _answer(request: HttpRequest, client_id: str) -> HttpResponse:
+async def _serve(request: McpRequest, client_id: str) -> Answer:
     ensure_polling(invalidate)
     counted = False
-    for _ in range(3):  # a server retired between lookup and use is looked up again
+    for _ in range(3):  # a tenant retired between lookup and use is looked up again
         try:
-            server = await server_cache().aget(client_id)
+            live = await tenant_cache().aget(client_id)
         except TokenDecryptionError as exc:
             logger.error("tenant %s cannot be served: %s", client_id, exc)
-            return routing.TENANT_UNAVAILABLE.response()
-        if server is None:
-            return routing.unknown_client(client_id).response()
-        # The key is checked against each server's tenant (a retirement may be its revocation), but
+            return refusals.TENANT_UNAVAILABLE.answer()
+        if live is None:
+            return refusals.unknown_client(client_id).answer()
+        # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
-        refusal = guards.check_access_key(request.headers.get("Authorization"), server.tenant)
+        refusal = _check_key(request, live)
         if refusal is None and not counted:
             counted = True
-            refusal = await guards.check_rate(server.tenant)
+            refusal = await guards.check_rate(live.settings)
         if refusal is not None:
-            return refusal.response()
+            return refusal.answer()
         if request.content_type != "application/json":
             # The SDK's 2025 transport refuses any other media type, but its 2026 entry only checks a
             # prefix (so "application/jsonp" reached OneApp): one rule for both, before the SDK.
-            return routing.UNSUPPORTED_MEDIA_TYPE.response()
+            return refusals.UNSUPPORTED_MEDIA_TYPE.answer()
         try:
-            status, headers, body = await server.handle(request.scope, request.body)
-        except ServerRetired:
+            async with live.serving():
+                status, headers, body = await sdk.exchange(request.scope, request.body)
+        except Retired:
             continue
-        response = HttpResponse(body, status=status)
-        for name, value in headers:
-            response.headers[name.decode("latin-1")] = value.decode("latin-1")
-        response.outcome = f"MCP_{status}"
-        return response
-    return routing.TENANT_UNAVAILABLE.response()
+        decoded = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
+        return Answer(status, decoded, body, f"MCP_{status}")
+    return refusals.TENANT_UNAVAILABLE.answer()
 
 
-def _origin_allowed(request: HttpRequest) -> bool:
+def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal | None:
+    now = timezone.now()
+    key = guards.authenticate(request.headers.get("authorization"), live.settings, now)
+    if isinstance(key, refusals.Refusal):
+        return key
+    if key is not None:
+        guards.note_key_use(key, now)
+    return None
+
+
+def _origin_allowed(request: McpRequest) -> bool:
     """No Origin (not a browser), or one listed in MCP_ALLOWED_ORIGINS.
 
     Our own origin is not implied: under DNS rebinding a hostile page *is* "our" origin.
     """
-    origin = request.headers.get("Origin")
+    origin = request.headers.get("origin")
     return origin is None or origin in settings.MCP_ALLOWED_ORIGINS
 
 
 def _declared_length(request: HttpRequest) -> int:
-    # Through the front door (mcp_endpoint.asgi) the body was already refused while being read.
     try:
         return int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import path
 
+from mcp_endpoint.health import healthz, readyz
 from mcp_endpoint.metrics import metrics_view
 from mcp_endpoint.views import mcp_view
-from oneapp_site.health import healthz, readyz
 
 urlpatterns = [
     path("mcp", mcp_view, name="mcp"),

@@ -16,9 +16,9 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.template.defaultfilters import pluralize
 
-from mcp_endpoint.upstream import OneAppClient, UpstreamError
 from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig, TenantSettings
+from tenants.oneapp.client import OneAppClient, UpstreamError
 
 logger = logging.getLogger(__name__)
 

@@ -140,6 +140,21 @@ class EncryptedTextField(models.TextField):
             return str(value)
         return encrypt(str(value))
 
+    def is_set(self, instance: models.Model) -> bool:
+        """Whether a value is stored, without decrypting it."""
+        return bool(instance.__dict__.get(self.attname))
+
+    def rotate(self, instance: models.Model) -> bool:
+        """Re-encrypt the stored value under the primary key, without decrypting it into the instance.
+
+        Returns whether it changed (False when empty or already under the primary key); the caller saves.
+        """
+        stored = instance.__dict__.get(self.attname, "")
+        if not isinstance(stored, Ciphertext) or is_under_primary_key(stored):
+            return False
+        instance.__dict__[self.attname] = Ciphertext(reencrypt_with_primary(stored))
+        return True
+
     def value_to_string(self, obj: models.Model) -> str:
         # Serialisation (dumpdata) carries the ciphertext, never the secret.
         value = obj.__dict__.get(self.attname, "")

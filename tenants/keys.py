@@ -13,14 +13,27 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-KEY_PATTERN = re.compile(r"omk_([a-z0-9]{8})_[A-Za-z0-9_-]{43}")
+KEY_MARK = "omk_"  # "OneApp MCP key": lets people and secret scanners recognise a key
+KEY_PATTERN = re.compile(rf"{KEY_MARK}([a-z0-9]{{8}})_[A-Za-z0-9_-]{{43}}")
+_SHOWN_PREFIX = re.compile(rf"(?:{KEY_MARK})?([a-z0-9]{{8}})")
 _PREFIX_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def generate_key() -> tuple[str, str]:
     """A new key and its visible prefix."""
     prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(8))
-    return f"omk_{prefix}_{secrets.token_urlsafe(32)}", prefix
+    return f"{shown_prefix(prefix)}_{secrets.token_urlsafe(32)}", prefix
+
+
+def shown_prefix(prefix: str) -> str:
+    """A key's prefix as people see it (omk_ab12cd34): in admin, commands and logs."""
+    return KEY_MARK + prefix
+
+
+def parse_shown_prefix(text: str) -> str | None:
+    """The stored prefix named by what someone typed (omk_ab12cd34, or just ab12cd34), or None."""
+    match = _SHOWN_PREFIX.fullmatch(text.strip().lower())
+    return match.group(1) if match else None
 
 
 def hash_key(key: str) -> str:
@@ -28,7 +41,7 @@ def hash_key(key: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class KeyDigest:
+class StoredKey:
     """What the request path needs to check a key, without the key itself."""
 
     id: int
@@ -37,17 +50,17 @@ class KeyDigest:
     expires_at: datetime | None
 
 
-def find_key(presented: str, digests: tuple[KeyDigest, ...], now: datetime) -> KeyDigest | None:
-    """The unexpired key among `digests` that `presented` is, compared in constant time."""
+def find_key(presented: str, stored: tuple[StoredKey, ...], now: datetime) -> StoredKey | None:
+    """The unexpired key among `stored` that `presented` is, compared in constant time."""
     match = KEY_PATTERN.fullmatch(presented)
     if match is None:
         return None
     presented_hash = hash_key(presented)
     found = None
-    for digest in digests:
+    for key in stored:
         # Every candidate is compared, so the time taken does not tell which prefix matched.
-        if hmac.compare_digest(presented_hash, digest.hash) and digest.prefix == match.group(1):
-            found = digest
+        if hmac.compare_digest(presented_hash, key.hash) and key.prefix == match.group(1):
+            found = key
     if found is None or (found.expires_at is not None and found.expires_at <= now):
         return None
     return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -13,9 +13,10 @@ from django.db import models
 from django.utils import timezone
 
 from tenants.crypto import EncryptedTextField
-from tenants.keys import KeyDigest, generate_key, hash_key
+from tenants.identifiers import CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN, normalise_client_id
+from tenants.keys import StoredKey, generate_key, hash_key, shown_prefix
+from tenants.oneapp.catalog import TOOL_NAMES, WRITING_TOOL
 
-CLIENT_ID_PATTERN = r"^[a-z0-9]{1,64}$"
 HTTP_URL_MESSAGE = "Enter an http:// or https:// URL."
 # What an HTTP header value may hold: visible ASCII and inner spaces (a newline would split the header).
 header_value = RegexValidator(
@@ -26,7 +27,6 @@ DEFAULT_CORE_BASE_URL = "https://api.oneapp.cl"
 DEFAULT_CLIENT_BASE_URL = "https://sechpos.oneapp.cl"
 DEFAULT_HTTP_TIMEOUT_MS = 30_000
 MAX_HTTP_TIMEOUT_MS = 300_000
-WRITING_TOOL = "moai_visapp_foto"  # the only tool of the catalog that changes OneApp data
 DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 DEFAULT_MAX_CONCURRENT_CALLS = 50
 
@@ -53,7 +53,7 @@ class ClientIdField(models.CharField):
 
     def to_python(self, value: Any) -> Any:
         value = super().to_python(value)
-        return value.strip().lower() if isinstance(value, str) else value
+        return normalise_client_id(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class TenantSettings:
     authorization: str = field(repr=False)
     client_header: str
     http_timeout_ms: int
-    access_keys: tuple[KeyDigest, ...] = ()
+    access_keys: tuple[StoredKey, ...] = ()
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
@@ -75,7 +75,7 @@ class TenantSettings:
 class ClientConfig(models.Model):
     client_id = ClientIdField(
         "client id",
-        max_length=64,
+        max_length=CLIENT_ID_MAX_LENGTH,
         unique=True,
         validators=[
             RegexValidator(
@@ -172,8 +172,6 @@ class ClientConfig(models.Model):
         return instance
 
     def clean(self) -> None:
-        from mcp_endpoint.tools import TOOL_NAMES
-
         unknown = sorted(set(self.allowed_tools or ()) - set(TOOL_NAMES))
         if not isinstance(self.allowed_tools, list) or unknown:
             raise ValidationError(
@@ -191,10 +189,14 @@ class ClientConfig(models.Model):
         super().save(*args, **kwargs)
         self._stored_client_id = self.client_id
 
+    @classmethod
+    def token_field(cls) -> EncryptedTextField:
+        return cast(EncryptedTextField, cls._meta.get_field("authorization"))
+
     @property
     def has_token(self) -> bool:
         """Whether a token is stored, without decrypting it."""
-        return bool(self.__dict__.get("authorization"))
+        return self.token_field().is_set(self)
 
     def token_hint(self) -> str:
         """A masked hint such as ••••1a2b, or "not set". Decrypts, so it may raise TokenDecryptionError."""
@@ -203,7 +205,7 @@ class ClientConfig(models.Model):
             return "not set"
         return "••••" + (token[-4:] if len(token) >= 12 else "")
 
-    def snapshot(self, access_keys: tuple[KeyDigest, ...] = ()) -> TenantSettings:
+    def snapshot(self, access_keys: tuple[StoredKey, ...] = ()) -> TenantSettings:
         return TenantSettings(
             client_id=self.client_id,
             core_base_url=self.core_base_url,
@@ -221,12 +223,7 @@ class ClientConfig(models.Model):
         """The allow-list with the read-only switch applied; None when every tool is exposed."""
         if not self.allowed_tools and not self.read_only:
             return None
-        if self.allowed_tools:
-            tools = frozenset(self.allowed_tools)
-        else:
-            from mcp_endpoint.tools import TOOL_NAMES  # the catalog is the endpoint's; read only here
-
-            tools = frozenset(TOOL_NAMES)
+        tools = frozenset(self.allowed_tools) if self.allowed_tools else frozenset(TOOL_NAMES)
         return tools - {WRITING_TOOL} if self.read_only else tools
 
 
@@ -255,7 +252,7 @@ class AccessKey(models.Model):
 
     @property
     def display_prefix(self) -> str:
-        return f"omk_{self.prefix}"
+        return shown_prefix(self.prefix)
 
     @classmethod
     def issue(
@@ -275,8 +272,8 @@ class AccessKey(models.Model):
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
 
-    def digest(self) -> KeyDigest:
-        return KeyDigest(self.pk, self.prefix, self.key_hash, self.expires_at)
+    def stored_key(self) -> StoredKey:
+        return StoredKey(self.pk, self.prefix, self.key_hash, self.expires_at)
 
 
 class TenantChange(models.Model):

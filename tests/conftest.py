@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.db import connection, connections
 
 from mcp_endpoint import guards
-from mcp_endpoint.cache import server_cache
+from mcp_endpoint.cache import tenant_cache
 from tenants.keys import hash_key
 from tenants.models import AccessKey, ClientConfig
 from tests.fake_upstream import FakeOneApp
@@ -113,11 +113,11 @@ def _fresh_process_state() -> Iterator[None]:
     # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
     # test must not answer for a new tenant of the same id. Likewise rate counters (in the default
     # cache) and the last-use times of key ids, which the next test's rows reuse.
-    server_cache().clear()
+    tenant_cache().clear()
     caches["default"].clear()
     guards._last_used_written.clear()
     yield
-    server_cache().clear()
+    tenant_cache().clear()
 
 
 @pytest.fixture

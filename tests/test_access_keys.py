@@ -18,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mcp_endpoint import guards
-from mcp_endpoint.cache import server_cache
-from tenants.keys import KEY_PATTERN, KeyDigest, find_key, generate_key, hash_key
+from mcp_endpoint.cache import tenant_cache
+from tenants.keys import KEY_PATTERN, StoredKey, find_key, generate_key, hash_key
 from tenants.models import AccessKey, ClientConfig, TenantChange
 from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
 from tests.mcp_client import MODES, connect
@@ -187,15 +187,15 @@ def test_a_new_key_works_at_once_beside_the_old_one_and_revoking_the_old_one_lea
     live_server_url, oneapp_tenant, fake_oneapp
 ):
     assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
-    assert "acme" in server_cache()
+    assert "acme" in tenant_cache()
 
     _new, new_key = AccessKey.issue(oneapp_tenant, "rotated")
-    assert "acme" not in server_cache()  # dropped on commit, so the next request knows the new key
+    assert "acme" not in tenant_cache()  # dropped on commit, so the next request knows the new key
     assert post(live_server_url, bearer(new_key)).status_code == 200
     assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
 
     AccessKey.objects.get(prefix=ACME_KEY[4:12]).revoke()
-    assert "acme" not in server_cache()
+    assert "acme" not in tenant_cache()
     assert_refused(post(live_server_url, bearer(ACME_KEY)), "INVALID_ACCESS_KEY")
     assert post(live_server_url, bearer(new_key)).status_code == 200
     assert len(fake_oneapp.received) == 4
@@ -208,12 +208,12 @@ def test_a_key_that_expires_while_its_tenants_server_is_cached_is_refused_from_t
     expires_at = timezone.now() + timedelta(seconds=1.5)
     give_key(oneapp_tenant, key, expires_at=expires_at)
     assert post(live_server_url, bearer(key)).status_code == 200
-    built_at = server_cache().built_at("acme")
+    built_at = tenant_cache().built_at("acme")
 
     time.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()) + 0.1)
 
     assert_refused(post(live_server_url, bearer(key)), "INVALID_ACCESS_KEY")
-    assert server_cache().built_at("acme") == built_at  # the same cached server refused it
+    assert tenant_cache().built_at("acme") == built_at  # the same cached server refused it
     assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
     assert len(fake_oneapp.received) == 2
 
@@ -269,7 +269,7 @@ def in_process(requests: int, between=None) -> tuple[list[int], list[list[str]]]
             statuses.append(response.status_code)
             await asyncio.gather(*guards._writes)
             sql.append([query["sql"] for query in queries.captured_queries[start:]])
-        await (await server_cache().aget("acme")).aclose()
+        await (await tenant_cache().aget("acme")).aclose()
 
     # async_to_sync runs the ORM's calls on this thread, inside the test's transaction.
     with queries:
@@ -333,7 +333,7 @@ def test_using_a_key_neither_writes_a_tenant_change_nor_drops_the_cached_server(
 ):
     changes = TenantChange.objects.count()
     assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
-    built_at = server_cache().built_at("acme")
+    built_at = tenant_cache().built_at("acme")
     deadline = time.monotonic() + 10
     while AccessKey.objects.get(prefix=ACME_KEY[4:12]).last_used_at is None:
         assert time.monotonic() < deadline, "last_used_at was never written"
@@ -341,7 +341,7 @@ def test_using_a_key_neither_writes_a_tenant_change_nor_drops_the_cached_server(
 
     assert post(live_server_url, bearer(ACME_KEY)).status_code == 200
     assert TenantChange.objects.count() == changes
-    assert server_cache().built_at("acme") == built_at
+    assert tenant_cache().built_at("acme") == built_at
 
 
 # The key itself stays secret.
@@ -393,8 +393,8 @@ def test_a_key_is_hashed_with_sha256_to_64_hex_characters():
 NOW = timezone.now()
 
 
-def digest(key: str, id: int = 1, prefix: str | None = None, expires_at=None) -> KeyDigest:
-    return KeyDigest(id, key[4:12] if prefix is None else prefix, hash_key(key), expires_at)
+def digest(key: str, id: int = 1, prefix: str | None = None, expires_at=None) -> StoredKey:
+    return StoredKey(id, key[4:12] if prefix is None else prefix, hash_key(key), expires_at)
 
 
 def test_find_key_returns_the_digest_of_the_presented_key_among_several():

@@ -15,11 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mcp_endpoint import cache as cache_module
-from mcp_endpoint.cache import ServerCache, load_tenant
-from mcp_endpoint.tools import CATALOG, TOOL_NAMES
+from mcp_endpoint.cache import TenantCache, load_tenant
+from tenants import serving
 from tenants.admin import operations
 from tenants.admin.operations import DISABLE_CONFIRMATION_TEMPLATE
 from tenants.models import ClientConfig, TenantChange
+from tenants.oneapp.catalog import CATALOG, TOOL_NAMES
 from tests.conftest import tenant_form
 
 CHANGELIST = reverse("admin:tenants_clientconfig_changelist")
@@ -142,9 +143,9 @@ class FakeServer:
 
 
 @pytest.fixture
-def worker_cache(monkeypatch) -> ServerCache:
+def worker_cache(monkeypatch) -> TenantCache:
     """This process's server cache, reading real rows, with stand-in servers."""
-    cache = ServerCache(load_tenant, ttl_seconds=300, max_entries=100, build=FakeServer)
+    cache = TenantCache(load_tenant, ttl_seconds=300, max_entries=100, build=FakeServer)
     monkeypatch.setattr(cache_module, "_cache", cache)
     return cache
 
@@ -172,11 +173,7 @@ def test_list_and_page_say_since_when_this_worker_holds_the_server(admin_client,
 
 @pytest.mark.django_db
 def test_a_server_built_on_an_earlier_day_shows_the_date(make_tenant, monkeypatch):
-    class Cache:
-        def built_at(self, client_id: str) -> float:
-            return time.time() - 3 * 86400
-
-    monkeypatch.setattr(operations, "server_cache", Cache)
+    monkeypatch.setattr(serving, "_cached_since", lambda client_id: time.time() - 3 * 86400)
     status = operations.TenantOperations.cache_status(None, make_tenant("acme"))
     assert re.fullmatch(r"cached in this worker since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", status)
 

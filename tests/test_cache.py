@@ -1,7 +1,7 @@
-"""ServerCache: sliding TTL, LRU bound, single-flight builds, invalidation on commit, and safe eviction.
+"""TenantCache: sliding TTL, LRU bound, single-flight builds, invalidation on commit, and safe eviction.
 
-Time is a fake clock, never a sleep. Where a real `TenantServer` is needed, its OneApp is the fake
-upstream on 127.0.0.1 and tool calls go through `TenantServer.handle`, as the view sends them.
+Time is a fake clock, never a sleep. Where a real `LiveTenant` is needed, its OneApp is the fake
+upstream on 127.0.0.1 and tool calls go through the SDK while it serves, as the view sends them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from mcp_endpoint import cache as cache_module
-from mcp_endpoint.cache import ServerCache, load_tenant, server_cache
-from mcp_endpoint.serving import ServerRetired, TenantServer
+from mcp_endpoint import sdk
+from mcp_endpoint.cache import TenantCache, load_tenant, tenant_cache
+from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
 from tests.conftest import CANARY_TOKEN
 from tests.fake_upstream import FakeOneApp
@@ -72,7 +73,7 @@ class Loader:
 
 
 class FakeServer:
-    """Stands in for TenantServer where only the cache's bookkeeping is under test."""
+    """Stands in for LiveTenant where only the cache's bookkeeping is under test."""
 
     def __init__(self, tenant: TenantSettings) -> None:
         self.tenant = tenant
@@ -113,19 +114,19 @@ def builds() -> Builds:
 
 
 @pytest.fixture
-def make_cache(loader: Loader, clock: FakeClock, builds: Builds) -> Callable[..., ServerCache]:
-    def make(**kwargs: Any) -> ServerCache:
+def make_cache(loader: Loader, clock: FakeClock, builds: Builds) -> Callable[..., TenantCache]:
+    def make(**kwargs: Any) -> TenantCache:
         options: dict[str, Any] = {"ttl_seconds": TTL, "max_entries": 1000, "clock": clock, "build": builds}
         options.update(kwargs)
-        return ServerCache(options.pop("load", loader), **options)
+        return TenantCache(options.pop("load", loader), **options)
 
     return make
 
 
 @pytest.fixture
 async def real_servers():
-    """Builds real TenantServers, and closes every one of them after the test."""
-    real = Builds(TenantServer)
+    """Builds real LiveTenants, and closes every one of them after the test."""
+    real = Builds(LiveTenant)
     yield real
     for server in real.servers:
         if server.loop is asyncio.get_running_loop():
@@ -133,9 +134,9 @@ async def real_servers():
 
 
 @pytest.fixture
-def global_cache(monkeypatch: pytest.MonkeyPatch, builds: Builds) -> ServerCache:
+def global_cache(monkeypatch: pytest.MonkeyPatch, builds: Builds) -> TenantCache:
     """The process-wide cache, reading real rows, with fake servers."""
-    cache = ServerCache(load_tenant, ttl_seconds=TTL, max_entries=1000, build=builds)
+    cache = TenantCache(load_tenant, ttl_seconds=TTL, max_entries=1000, build=builds)
     monkeypatch.setattr(cache_module, "_cache", cache)
     return cache
 
@@ -173,6 +174,12 @@ def tool_call(
         ],
     }
     return scope, body
+
+
+async def handle(live: LiveTenant, scope: dict, body: bytes) -> tuple[int, list, bytes]:
+    """As the view answers a request for this tenant."""
+    async with live.serving():
+        return await sdk.exchange(scope, body)
 
 
 def tool_result(response_body: bytes) -> dict[str, Any]:
@@ -239,14 +246,14 @@ async def test_each_hit_slides_the_expiry_forward(make_cache, loader, clock):
 
 
 def test_the_process_cache_takes_its_ttl_and_bound_from_settings(settings):
-    assert server_cache().ttl == settings.MCP_SERVER_CACHE_TTL_SECONDS
-    assert server_cache().max_entries == settings.MCP_SERVER_CACHE_MAX_ENTRIES
+    assert tenant_cache().ttl == settings.MCP_SERVER_CACHE_TTL_SECONDS
+    assert tenant_cache().max_entries == settings.MCP_SERVER_CACHE_MAX_ENTRIES
 
     settings.MCP_SERVER_CACHE_TTL_SECONDS = 60.0
     settings.MCP_SERVER_CACHE_MAX_ENTRIES = 3
 
-    assert server_cache().ttl == 60.0
-    assert server_cache().max_entries == 3
+    assert tenant_cache().ttl == 60.0
+    assert tenant_cache().max_entries == 3
 
 
 async def test_when_full_the_least_recently_used_tenant_is_evicted_not_a_recently_hit_one(
@@ -485,11 +492,11 @@ def test_a_cache_hit_makes_no_database_query(make_tenant):
     connection = connections[DEFAULT_DB_ALIAS]
     counts: list[int] = []
 
-    async def miss_then_hit() -> tuple[TenantServer, TenantServer]:
+    async def miss_then_hit() -> tuple[LiveTenant, LiveTenant]:
         # One event loop for both requests, so the second is a true hit.
-        first = await server_cache().aget("acme")
+        first = await tenant_cache().aget("acme")
         counts.append(len(queries))
-        second = await server_cache().aget("acme")
+        second = await tenant_cache().aget("acme")
         counts.append(len(queries))
         await first.aclose()
         return first, second
@@ -544,8 +551,8 @@ async def test_an_entry_built_on_another_event_loop_is_not_reused_on_this_one(ma
     assert await cache.aget("acme") is built_here
 
 
-async def test_retire_from_another_thread_closes_the_server_on_its_own_loop(fake_oneapp):
-    server = TenantServer(settings_for("acme", fake_oneapp.url))
+async def test_retire_from_another_thread_closes_the_pool_on_its_own_loop(fake_oneapp):
+    server = LiveTenant(settings_for("acme", fake_oneapp.url))
     await server.start()
     loop = asyncio.get_running_loop()
     closed_on = []
@@ -563,25 +570,12 @@ async def test_retire_from_another_thread_closes_the_server_on_its_own_loop(fake
     await eventually(lambda: server.upstream.is_closed)
 
     assert closed_on == [(loop, threading.get_ident())]
-    assert server._runner is not None and server._runner.done()
-    with pytest.raises(ServerRetired):
-        await server.handle(*tool_call())
+    with pytest.raises(Retired):
+        await handle(server, *tool_call())
 
 
-async def test_a_server_whose_manager_task_was_cancelled_still_closes_its_pool():
-    server = TenantServer(settings_for("acme"))
-    await server.start()
-    assert server._runner is not None
-    server._runner.cancel()  # as a loop shutting down does
-
-    with pytest.raises(asyncio.CancelledError):
-        await server.aclose()
-
-    assert server.upstream.is_closed
-
-
-def test_retiring_a_server_whose_loop_has_closed_does_nothing():
-    server = TenantServer(settings_for("acme"))
+def test_retiring_a_tenant_whose_loop_has_closed_does_nothing():
+    server = LiveTenant(settings_for("acme"))
 
     async def start() -> None:
         await server.start()
@@ -603,7 +597,7 @@ async def test_evicting_a_server_lets_a_call_in_flight_finish_then_closes_its_po
     loader.tenants["globex"] = settings_for("globex", fake_oneapp.url)
     cache = make_cache(build=real_servers, max_entries=1)
     server = await cache.aget("acme")
-    call = asyncio.create_task(server.handle(*tool_call("core_list_sucursales")))
+    call = asyncio.create_task(handle(server, *tool_call("core_list_sucursales")))
     await eventually(lambda: len(fake_oneapp.received) == 1)  # the upstream call is under way
 
     if evict == "invalidate":
@@ -620,8 +614,8 @@ async def test_evicting_a_server_lets_a_call_in_flight_finish_then_closes_its_po
     assert result["isError"] is False
     assert result["structuredContent"] == {"result": [{"id": 1, "nombre": "Centro"}]}
     await eventually(lambda: server.upstream.is_closed)
-    with pytest.raises(ServerRetired):
-        await server.handle(*tool_call())
+    with pytest.raises(Retired):
+        await handle(server, *tool_call())
     assert await cache.aget("acme") is not server
 
 
@@ -647,7 +641,7 @@ def two_tenants(transactional_db, make_tenant, fake_oneapp: FakeOneApp) -> list[
 
 
 @pytest.mark.usefixtures("loader_connections_closed")
-async def test_two_tenants_never_share_a_server_a_pool_or_a_credential(
+async def test_two_tenants_never_share_a_pool_or_a_credential(
     two_tenants, make_cache, real_servers, fake_oneapp
 ):
     cache = make_cache(load=load_tenant, build=real_servers)
@@ -655,14 +649,12 @@ async def test_two_tenants_never_share_a_server_a_pool_or_a_credential(
     acme = await cache.aget("acme")
     globex = await cache.aget("globex")
     for server in (acme, globex, acme):
-        status, _, body = await server.handle(*tool_call("core_list_sucursales"))
+        status, _, body = await handle(server, *tool_call("core_list_sucursales"))
         assert status == 200
         assert tool_result(body)["isError"] is False
 
     assert acme is not globex
     assert acme.upstream is not globex.upstream
-    assert acme.upstream is not globex.upstream
-    assert acme.mcp is not globex.mcp
     sent = [(request.headers["authorization"], request.headers["client"]) for request in fake_oneapp.received]
     assert sent == [
         ("Bearer token-of-acme", "acme"),

@@ -7,8 +7,8 @@ import httpx2
 import pytest
 from asgiref.sync import sync_to_async
 
-from mcp_endpoint.tools import TOOL_NAMES
 from tenants.models import ClientConfig
+from tenants.oneapp.catalog import TOOL_NAMES
 from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
 from tests.mcp_client import MODES, connect
 

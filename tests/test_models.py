@@ -137,7 +137,7 @@ def test_token_and_client_header_must_be_one_line_of_printable_ascii(value):
     ],
 )
 def test_exposed_tools_follow_the_allow_list_and_the_read_only_switch(allowed, read_only, exposed):
-    from mcp_endpoint.tools import TOOL_NAMES
+    from tenants.oneapp.catalog import TOOL_NAMES
 
     tenant = build(allowed_tools=allowed, read_only=read_only)
     tenant.full_clean()

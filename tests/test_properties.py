@@ -11,12 +11,12 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from pydantic import ValidationError
 
-from mcp_endpoint import routing
-from mcp_endpoint.arguments import MAX_ID
-from mcp_endpoint.tools import CATALOG, ToolSpec
+from mcp_endpoint import refusals
+from mcp_endpoint.tools import TOOLS, sdk_argument_model
+from tenants.oneapp.arguments import MAX_ID
+from tenants.oneapp.catalog import CATALOG, ToolSpec
 
 ALNUM = frozenset(string.ascii_lowercase + string.digits)
 
@@ -31,23 +31,23 @@ header_chars = st.one_of(
 # (a) X-Client-ID
 
 
-def expected_route(header: str | None) -> str | routing.Refusal:
+def expected_route(header: str | None) -> str | refusals.Refusal:
     """The contract of shared/ONEAPP_API.md, in its order: missing, then duplicate, then invalid."""
     trimmed = (header or "").strip()
     if trimmed == "":
-        return routing.MISSING_CLIENT_ID
+        return refusals.MISSING_CLIENT_ID
     if "," in trimmed:
-        return routing.DUPLICATE_CLIENT_ID
+        return refusals.DUPLICATE_CLIENT_ID
     lowered = trimmed.lower()
     if lowered and set(lowered) <= ALNUM:
         return lowered
-    return routing.INVALID_CLIENT_ID
+    return refusals.INVALID_CLIENT_ID
 
 
 @settings(deadline=None, max_examples=500)
 @given(st.one_of(st.none(), st.text(header_chars, max_size=40), st.text(max_size=40)))
 def test_client_id_routing_follows_the_contract_for_any_header(header):
-    result = routing.route_client_id(header)
+    result = refusals.route_client_id(header)
     assert result == expected_route(header)
     if isinstance(result, str):
         assert result == header.strip().lower()
@@ -62,7 +62,7 @@ def test_client_id_routing_follows_the_contract_for_any_header(header):
 def test_a_well_formed_client_id_is_found_whatever_its_case_and_padding(client_id, data):
     padding = st.text(st.sampled_from([" ", "\t"]), max_size=3)
     header = data.draw(padding) + client_id + data.draw(padding)
-    assert routing.route_client_id(header) == client_id.lower()
+    assert refusals.route_client_id(header) == client_id.lower()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_validated_arguments_keep_the_contract_and_build_a_clean_upstream_reques
     spec = specs[0]
     arguments = data.draw(arguments_for(spec), label="arguments")
     try:
-        model = spec.arguments.model_validate(arguments)
+        model = sdk_argument_model(spec.arguments).model_validate(arguments)
     except ValidationError:
         event("refused")
         return
@@ -254,6 +254,9 @@ def test_validated_arguments_keep_the_contract_and_build_a_clean_upstream_reques
             assert None not in body.values()
 
 
+SERVED = {tool.name: tool for tool in TOOLS}
+
+
 @pytest.mark.parametrize("specs", MODELS.values(), ids=[model.__name__ for model in MODELS])
 @settings(deadline=None, max_examples=30)
 @given(data=st.data())
@@ -273,7 +276,7 @@ def test_the_sdk_argument_path_refuses_or_keeps_the_contract(specs, data):
     if not isinstance(arguments, dict):
         return  # the SDK refuses a non-object before this point
     try:
-        values = FuncMetadata(arg_model=spec.arguments).validate_arguments(arguments)
+        values = SERVED[spec.name].fn_metadata.validate_arguments(arguments)  # the served tool's own
     except ValidationError:
         return
     event("accepted")

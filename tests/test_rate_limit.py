@@ -12,8 +12,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.test import AsyncClient
 
 from mcp_endpoint import guards
-from mcp_endpoint.cache import server_cache
-from mcp_endpoint.serving import ServerRetired, TenantServer
+from mcp_endpoint.cache import tenant_cache
+from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
 from tests.conftest import ACME_KEY, give_key
 
@@ -182,22 +182,22 @@ def test_a_rate_limited_request_is_logged_by_tenant_without_the_key(live_server_
     assert ACME_KEY not in caplog.text and ACME_KEY[13:] not in caplog.text
 
 
-def test_a_request_looked_up_again_after_its_server_retired_is_counted_once(
+def test_a_request_looked_up_again_after_its_tenant_retired_is_counted_once(
     make_tenant, fake_oneapp, clock, monkeypatch
 ):
     tenant = make_tenant("acme", core_base_url=fake_oneapp.url, client_base_url=fake_oneapp.url)
     give_key(tenant, ACME_KEY)
-    handle = TenantServer.handle
-    retired: list[TenantServer] = []
+    serving = LiveTenant.serving
+    retired: list[LiveTenant] = []
 
-    async def retire_the_first(server: TenantServer, scope, body):
+    def retire_the_first(live: LiveTenant):
         if not retired:  # as if the tenant changed between the lookup and the call
-            retired.append(server)
-            server_cache().invalidate(server.client_id)
-            raise ServerRetired(server.client_id)
-        return await handle(server, scope, body)
+            retired.append(live)
+            tenant_cache().invalidate(live.client_id)
+            raise Retired(live.client_id)
+        return serving(live)
 
-    monkeypatch.setattr(TenantServer, "handle", retire_the_first)
+    monkeypatch.setattr(LiveTenant, "serving", retire_the_first)
     headers = {
         "Accept": "application/json, text/event-stream",
         "X-Client-ID": "acme",
@@ -209,7 +209,7 @@ def test_a_request_looked_up_again_after_its_server_retired_is_counted_once(
             "/mcp", CALL_TOOL, content_type="application/json", headers=headers
         )
         await retired[0].aclose()
-        await (await server_cache().aget("acme")).aclose()
+        await (await tenant_cache().aget("acme")).aclose()
         return response.status_code
 
     assert async_to_sync(call)() == 200

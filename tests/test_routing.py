@@ -5,8 +5,8 @@ import json
 import httpx
 import pytest
 
-from mcp_endpoint.cache import server_cache
-from mcp_endpoint.routing import route_client_id
+from mcp_endpoint.cache import tenant_cache
+from mcp_endpoint.refusals import route_client_id
 from tenants.models import ClientConfig
 from tests.conftest import ACME_KEY
 from tests.mcp_client import INITIALIZE, JSON_HEADERS
@@ -77,7 +77,7 @@ def test_routing_errors_follow_the_contract_byte_for_byte_and_reach_nothing(
     assert response.headers["content-type"] == "application/json"
     assert response.content == body
     assert fake_oneapp.received == []
-    assert len(server_cache()) == 0
+    assert len(tenant_cache()) == 0
 
 
 def test_client_id_is_matched_case_and_whitespace_insensitively(live_server_url, oneapp_tenant):
@@ -200,7 +200,7 @@ def test_an_unexpected_error_is_a_logged_500_without_a_traceback(live_server_url
     async def broken(request):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("mcp_endpoint.asgi.mcp_view", broken)
+    monkeypatch.setattr("mcp_endpoint.asgi.answer", broken)
     response = post(live_server_url, {"X-Client-ID": "acme"})
     assert response.status_code == 500
     assert response.json() == {"error": "Internal error. It has been logged.", "code": "INTERNAL_ERROR"}

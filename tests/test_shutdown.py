@@ -50,7 +50,7 @@ def assert_pool_closed_after_the_call(log: str) -> None:
     (An earlier "closed" line can come from the first poll of the change feed, which replays
     acme's creation and so retires the server being built.)"""
     call_logged = log.index("tool call tenant=acme tool=core_list_sucursales upstream_status=200")
-    closed_logged = log.index("closed the MCP server of tenant acme", call_logged)
+    closed_logged = log.index("closed the OneApp pool of tenant acme", call_logged)
     assert log.index("Waiting for application shutdown.") < closed_logged
     assert closed_logged < log.index("Application shutdown complete.")
 
@@ -107,7 +107,7 @@ def test_sigterm_on_an_idle_server_closes_the_cached_pools_and_ends_the_process(
 
 
 class UnclosableCache:
-    """A server cache whose shutdown fails, as it does when a tenant's SDK manager had crashed."""
+    """A tenant cache whose shutdown fails (a pool that cannot be closed)."""
 
     async def aclose(self) -> None:
         raise RuntimeError("the MCP session manager of tenant acme stopped")
@@ -116,7 +116,7 @@ class UnclosableCache:
 async def test_a_failure_while_closing_the_pools_is_reported_to_uvicorn_as_a_failed_shutdown(
     monkeypatch, caplog
 ):
-    monkeypatch.setattr(mcp_asgi, "server_cache", UnclosableCache)
+    monkeypatch.setattr(mcp_asgi, "tenant_cache", UnclosableCache)
     config = uvicorn.Config(McpFrontDoor(django_app=None), lifespan="auto", log_config=None)
     lifespan = LifespanOn(config)
 
@@ -128,4 +128,4 @@ async def test_a_failure_while_closing_the_pools_is_reported_to_uvicorn_as_a_fai
     assert lifespan.shutdown_failed is True
     assert lifespan.error_occurred is False
     assert lifespan.should_exit is True
-    assert "could not close every tenant's MCP server at shutdown" in caplog.text
+    assert "could not close every tenant's OneApp pool at shutdown" in caplog.text

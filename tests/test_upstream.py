@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from mcp_endpoint.tools import CATALOG
-from mcp_endpoint.upstream import MAX_ERROR_SNIPPET, OneAppClient, UpstreamError
 from tenants.models import TenantSettings
+from tenants.oneapp.catalog import CATALOG
+from tenants.oneapp.client import MAX_ERROR_SNIPPET, OneAppClient, UpstreamError
 from tests.conftest import CANARY_TOKEN
 from tests.fake_upstream import FakeOneApp
 from tests.live_server import free_port

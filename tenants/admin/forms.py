@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from mcp_endpoint.tools import CATALOG, TOOL_NAMES
 from tenants.keys import generate_key, hash_key
-from tenants.models import WRITING_TOOL, AccessKey, ClientConfig, header_value
+from tenants.models import AccessKey, ClientConfig, header_value
+from tenants.oneapp.catalog import CATALOG, TOOL_NAMES, WRITING_TOOL
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
 

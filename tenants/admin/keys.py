@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from tenants.admin.forms import AccessKeyForm
+from tenants.keys import KEY_MARK
 from tenants.models import AccessKey, ClientConfig
 
 KEYS_PREFIX = "access_keys"  # the inline formset's prefix in the tenant form
@@ -150,7 +151,7 @@ class AccessKeyAdmin(AccessKeyColumns, admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[AccessKey], search_term: str
     ) -> tuple[QuerySet[AccessKey], bool]:
         # Staff paste prefixes as admin shows them, with omk_.
-        return super().get_search_results(request, queryset, search_term.strip().removeprefix("omk_"))
+        return super().get_search_results(request, queryset, search_term.strip().removeprefix(KEY_MARK))
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # No filtering on the hash from the changelist URL: it would read the hash out piece by piece.

@@ -1,5 +1,5 @@
 """What staff do to running tenants: enable or disable them, test their OneApp connection, and drop
-their cached MCP servers. Each is an action on the list; the last two are also buttons on the
+their cached state in every worker. Each is an action on the list; the last two are also buttons on the
 tenant page (POST, with CSRF), which come back to that page with the action's messages.
 """
 
@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 
-from mcp_endpoint.cache import server_cache
+from tenants import serving
 from tenants.connection import check_connections
 from tenants.models import ClientConfig
 from tenants.signals import note_tenant_change
@@ -34,7 +34,7 @@ Action = Callable[[HttpRequest, QuerySet[ClientConfig]], Any]
 class TenantOperations(admin.ModelAdmin):
     @admin.display(description="server cache")
     def cache_status(self, obj: ClientConfig) -> str:
-        built_at = server_cache().built_at(obj.client_id)
+        built_at = serving.cached_since(obj.client_id)
         if built_at is None:
             return "not cached in this worker"
         built = timezone.localtime(datetime.fromtimestamp(built_at, UTC))

@@ -1,12 +1,10 @@
-import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from tenants.keys import parse_shown_prefix, shown_prefix
 from tenants.models import AccessKey
-
-PREFIX_PATTERN = re.compile(r"(?:omk_)?([a-z0-9]{8})")
 
 
 class Command(BaseCommand):
@@ -18,19 +16,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, prefix: str, **options: Any) -> None:
-        match = PREFIX_PATTERN.fullmatch(prefix.strip().lower())
-        if match is None:
+        stored_prefix = parse_shown_prefix(prefix)
+        if stored_prefix is None:
             # Not echoed: what was typed may be a whole key.
             raise CommandError("Give the key's prefix, such as omk_ab12cd34 or ab12cd34.")
         with transaction.atomic():
             access_key = (
                 AccessKey.objects.select_for_update()
                 .select_related("tenant")
-                .filter(prefix=match.group(1))
+                .filter(prefix=stored_prefix)
                 .first()
             )
             if access_key is None:
-                raise CommandError(f"No access key has the prefix omk_{match.group(1)}.")
+                raise CommandError(f"No access key has the prefix {shown_prefix(stored_prefix)}.")
             described = f"{access_key} of tenant {access_key.tenant.client_id}"
             if access_key.revoked_at is not None:
                 self.stdout.write(

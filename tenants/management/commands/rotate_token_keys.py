@@ -3,7 +3,6 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from tenants import crypto
 from tenants.models import ClientConfig
 
 
@@ -12,16 +11,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         rotated = total = 0
+        token = ClientConfig.token_field()
         with transaction.atomic():
             for tenant in ClientConfig.objects.select_for_update().exclude(authorization=""):
                 total += 1
-                stored = tenant.__dict__["authorization"]
-                if crypto.is_under_primary_key(stored):
-                    continue
-                # Writing the ciphertext back as is keeps the plaintext out of this process's memory.
-                tenant.authorization = crypto.Ciphertext(crypto.reencrypt_with_primary(stored))
-                tenant.save(update_fields=["authorization", "updated_at"])
-                rotated += 1
+                if token.rotate(tenant):
+                    tenant.save(update_fields=["authorization", "updated_at"])
+                    rotated += 1
         self.stdout.write(
             f"Re-encrypted {rotated} token(s) with the primary key; {total - rotated} already used it."
         )

@@ -1,13 +1,14 @@
-"""The X-Client-ID contract (shared/ONEAPP_API.md) and every JSON error body of /mcp, in one place."""
+"""Every refusal /mcp answers, with its JSON error body, in one place; and the X-Client-ID rules of the
+OneApp contract (docs/oneapp-contract.md).
+"""
 
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass
 
-from django.http import JsonResponse
-
-_CLIENT_ID = re.compile(r"[a-z0-9]+")
+from mcp_endpoint.exchange import Answer
+from tenants.identifiers import is_client_id, normalise_client_id
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,9 @@ class Refusal:
     error: str
     headers: tuple[tuple[str, str], ...] = ()
 
-    def response(self) -> JsonResponse:
-        body = {"error": self.error, "code": self.code}
-        response = JsonResponse(body, status=self.status, headers=dict(self.headers))
-        response.outcome = self.code  # for the requests metric
-        return response
+    def answer(self) -> Answer:
+        body = json.dumps({"error": self.error, "code": self.code}).encode()
+        return Answer(self.status, (("Content-Type", "application/json"), *self.headers), body, self.code)
 
 
 MISSING_CLIENT_ID = Refusal(
@@ -34,7 +33,10 @@ INVALID_CLIENT_ID = Refusal(
     403, "INVALID_CLIENT_ID", "Client ID must contain only alphanumeric characters (a-z, 0-9)."
 )
 METHOD_NOT_ALLOWED = Refusal(
-    405, "METHOD_NOT_ALLOWED", "Only POST is supported at /mcp (stateless Streamable HTTP)."
+    405,
+    "METHOD_NOT_ALLOWED",
+    "Only POST is supported at /mcp (stateless Streamable HTTP).",
+    (("Allow", "POST"),),
 )
 FORBIDDEN_ORIGIN = Refusal(403, "FORBIDDEN_ORIGIN", "Requests from this Origin are not allowed.")
 MISSING_ACCESS_KEY = Refusal(
@@ -82,7 +84,7 @@ def route_client_id(header: str | None) -> str | Refusal:
         return MISSING_CLIENT_ID
     if "," in value:
         return DUPLICATE_CLIENT_ID
-    value = value.lower()
-    if not _CLIENT_ID.fullmatch(value):
+    value = normalise_client_id(value)
+    if not is_client_id(value):
         return INVALID_CLIENT_ID
     return value

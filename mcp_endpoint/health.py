@@ -2,39 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from mcp_endpoint.exchange import Answer
 from tenants.crypto import TokenDecryptionError, key_problems
 from tenants.models import ClientConfig
 
 logger = logging.getLogger(__name__)
 
 
-def liveness() -> JsonResponse:
+def liveness() -> Answer:
     """The process answers. Touches nothing else, so a database outage does not restart workers."""
-    return JsonResponse({"status": "ok"})
+    return _json(200, {"status": "ok"})
 
 
-def readiness() -> JsonResponse:
+def readiness() -> Answer:
     """Ready to serve: the database answers and the encryption keys can read the stored tokens."""
     reason = _not_ready_because()
     if reason:
-        return JsonResponse({"status": "unavailable", "reason": reason}, status=503)
-    return JsonResponse({"status": "ready"})
+        return _json(503, {"status": "unavailable", "reason": reason})
+    return _json(200, {"status": "ready"})
+
+
+def _json(status: int, body: dict[str, str]) -> Answer:
+    return Answer(status, (("Content-Type", "application/json"),), json.dumps(body).encode(), str(status))
 
 
 # As Django views too. Served by the front door (mcp_endpoint.asgi) in production, where the
 # probes skip ALLOWED_HOSTS: a load balancer asks with the instance's address as Host.
-def healthz(request: HttpRequest) -> JsonResponse:
-    return liveness()
+def healthz(request: HttpRequest) -> HttpResponse:
+    return _response(liveness())
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
-    return readiness()
+def readyz(request: HttpRequest) -> HttpResponse:
+    return _response(readiness())
+
+
+def _response(result: Answer) -> HttpResponse:
+    return HttpResponse(result.body, status=result.status, content_type="application/json")
 
 
 def _not_ready_because() -> str | None:

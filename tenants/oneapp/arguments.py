@@ -9,8 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 MAX_ID = 2**63 - 1
 MAX_LIST_ITEMS = 100
@@ -60,7 +59,7 @@ def _about(description: str, **kwargs: Any) -> Any:
     return Field(description=description, **kwargs)
 
 
-class Arguments(ArgModelBase):
+class Arguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 

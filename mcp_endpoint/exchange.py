@@ -1,0 +1,77 @@
+"""The two forms a /mcp request takes on its way through: `McpRequest` in, `Answer` out.
+
+Both the ASGI front door (mcp_endpoint.asgi) and Django's URLconf (mcp_endpoint.views.mcp_view)
+convert to these once, on the way in, and from them once, on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.http import parse_header_parameters
+
+Scope = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class McpRequest:
+    scope: Scope  # the ASGI scope, handed on to the SDK as it came
+    body: bytes
+    # Lowercase names; a repeated header's values comma-joined, and `_` read as `-`, as Django
+    # reads them (so X-Client-ID behaves here exactly as it does through Django's request).
+    headers: Mapping[str, str] = field(repr=False)
+
+    @classmethod
+    def from_scope(cls, scope: Scope, body: bytes) -> McpRequest:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope.get("headers", ()):
+            name = raw_name.decode("latin-1").lower().replace("_", "-")
+            value = raw_value.decode("latin-1")
+            headers[name] = headers[name] + "," + value if name in headers else value
+        return cls(scope, body, headers)
+
+    @property
+    def method(self) -> str:
+        return str(self.scope.get("method", "")).upper()
+
+    @property
+    def content_type(self) -> str:
+        return parse_header_parameters(self.headers.get("content-type", ""))[0]
+
+    def host_allowed(self) -> bool:
+        """Whether the Host is one of ALLOWED_HOSTS, judged as Django's `get_host()` judges it."""
+        host = self.headers.get("host")
+        if host is None:
+            server_name, server_port = self.scope.get("server") or ("unknown", "0")
+            host = f"{server_name}:{server_port}"
+        allowed_hosts = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed_hosts:
+            allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _ = split_domain_port(host)
+        return bool(domain) and validate_host(domain, allowed_hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    outcome: str  # what the requests metric counts: a refusal's code, or MCP_<status> from the SDK
+
+    def asgi_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+
+
+def bearer_credential(authorization: str | None) -> str | None:
+    """The credential of an `Authorization: Bearer <credential>` value (the scheme in any case), or None."""
+    scheme, _, credential = (authorization or "").strip().partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else None
+
+
+def body_too_large(size: int) -> bool:
+    """The one size rule for request bodies (MCP_MAX_REQUEST_BYTES), whichever way the body is read."""
+    return size > settings.MCP_MAX_REQUEST_BYTES
