@@ -32,7 +32,7 @@ header_chars = st.one_of(
 
 
 def expected_route(header: str | None) -> str | refusals.Refusal:
-    """The contract of shared/ONEAPP_API.md, in its order: missing, then duplicate, then invalid."""
+    """The contract of docs/oneapp-contract.md, in its order: missing, then duplicate, then invalid."""
     trimmed = (header or "").strip()
     if trimmed == "":
         return refusals.MISSING_CLIENT_ID
