@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -66,7 +66,8 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
 
 def sdk_argument_model(model: type[BaseModel]) -> type[ArgModelBase]:
     """The catalog's argument model as the SDK's `FuncMetadata` wants it: same fields, same rules."""
-    return create_model(model.__name__, __base__=(model, ArgModelBase))
+    # ArgModelBase is one of the bases, which create_model's overloads cannot express for two of them.
+    return cast(type[ArgModelBase], create_model(model.__name__, __base__=(model, ArgModelBase)))
 
 
 def _tool(spec: ToolSpec) -> Tool:
@@ -94,7 +95,9 @@ class OneAppServer(MCPServer):
     """One MCP server for every tenant: each request sees and may call only its tenant's tools."""
 
     def __init__(self) -> None:
-        super().__init__(SERVER_NAME, tools=list(TOOLS))
+        # No subscriptions: the catalog never changes while a request runs, and a listen stream would
+        # hold its request open for good (the front door hands the SDK a body, not a connection).
+        super().__init__(SERVER_NAME, tools=list(TOOLS), subscriptions=False)
 
     async def list_tools(self) -> list[MCPTool]:
         allowed = current_tenant().settings.tools
