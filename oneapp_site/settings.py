@@ -7,8 +7,13 @@ Every value comes from an environment variable or from an optional `.env` file b
 import ipaddress
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Gives Django's generic classes a __class_getitem__ (and nothing else), so that the apps can write
+# the type parameters mypy checks, such as admin.ModelAdmin[ClientConfig], in their class bases.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,8 +44,9 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=False)
 
+# The project's own settings below are annotated: django-environ's values are untyped to mypy.
 # Comma-separated Fernet keys: the first encrypts, all decrypt. Checked by tenants.E001/E002.
-TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+TOKEN_ENCRYPTION_KEYS: list[str] = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -111,13 +117,15 @@ USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"  # None in the test settings
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # Serve straight from the apps' static folders when nothing was collected (tests, first run).
-WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not STATIC_ROOT.is_dir())
+WHITENOISE_USE_FINDERS = env.bool(
+    "WHITENOISE_USE_FINDERS", default=STATIC_ROOT is None or not STATIC_ROOT.is_dir()
+)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
@@ -133,17 +141,19 @@ LOGGING = {
 }
 
 # The /mcp endpoint
-MCP_SERVER_CACHE_TTL_SECONDS = env.float("MCP_SERVER_CACHE_TTL_SECONDS", default=300.0)
-MCP_SERVER_CACHE_MAX_ENTRIES = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", default=1000)
+MCP_SERVER_CACHE_TTL_SECONDS: float = env.float("MCP_SERVER_CACHE_TTL_SECONDS", default=300.0)
+MCP_SERVER_CACHE_MAX_ENTRIES: int = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", default=1000)
 # Browser origins allowed to call /mcp; any other Origin gets 403 (DNS-rebinding protection, MCP spec).
-MCP_ALLOWED_ORIGINS = env.list("MCP_ALLOWED_ORIGINS", default=[])
+MCP_ALLOWED_ORIGINS: list[str] = env.list("MCP_ALLOWED_ORIGINS", default=[])
 # Clients must send a tenant's access key as `Authorization: Bearer <key>` (mcp_endpoint.W001 when off).
-MCP_REQUIRE_ACCESS_KEY = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
+MCP_REQUIRE_ACCESS_KEY: bool = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
 # Requests larger than this get 413 before they are parsed.
-MCP_MAX_REQUEST_BYTES = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
+MCP_MAX_REQUEST_BYTES: int = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
 # /metrics answers requests from these networks, or bearing METRICS_TOKEN.
-METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS: list[str] = env.list(
+    "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]
+)
 for _network in METRICS_ALLOWED_NETWORKS:
     try:
         ipaddress.ip_network(_network)
@@ -152,4 +162,4 @@ for _network in METRICS_ALLOWED_NETWORKS:
             f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network; use CIDR notation such as 10.0.0.0/8."
         ) from None
 # How often each worker looks for tenant changes made elsewhere (0 turns it off; tests only).
-MCP_CHANGE_POLL_SECONDS = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)
+MCP_CHANGE_POLL_SECONDS: float = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)
