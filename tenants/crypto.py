@@ -117,7 +117,7 @@ class EncryptedDescriptor(DeferredAttribute):
         instance.__dict__[self.field.attname] = "" if value is None else value
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField[str, str]):
     """Holds a secret as plaintext in memory and only Fernet ciphertext in the database.
 
     An empty value means "not set" and is stored as an empty string, not encrypted.

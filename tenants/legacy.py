@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from tenants.crypto import TokenDecryptionError
+from tenants.identifiers import normalise_client_id
 from tenants.models import (
     DEFAULT_CLIENT_BASE_URL,
     DEFAULT_CORE_BASE_URL,
@@ -84,7 +85,7 @@ class LegacyTenant:
         return ClientConfig(**{"client_id": self.client_id, "name": self.client_id, **self.values})
 
 
-class _JsonObject(dict):
+class _JsonObject(dict[str, Any]):
     """A JSON object that remembers keys given twice, which `json.loads` would silently merge."""
 
     duplicates: list[str]
@@ -156,7 +157,7 @@ def _gunzip_base64(text: str, source: str) -> str:
 def parse_clients_config(text: str, source: str) -> list[LegacyTenant]:
     """Validate every entry of CLIENTS_CONFIG text; raise LegacyConfigError listing every problem."""
     data = decode_clients_config(text, source)
-    if not isinstance(data, dict):
+    if not isinstance(data, _JsonObject):  # what json.loads makes of every object here
         raise LegacyConfigError(
             [f"{source}: must be a JSON object mapping client id to settings, not {json_type(data)}."]
         )
@@ -199,7 +200,7 @@ def has_single_tenant_vars(environ: Mapping[str, str]) -> bool:
 def _entry_values(raw_id: str, entry: Any, problems: list[str]) -> dict[str, Any] | None:
     """The settings of one CLIENTS_CONFIG entry by model field, or None if its shape is wrong."""
     label = shown_id(raw_id)
-    if not isinstance(entry, dict):
+    if not isinstance(entry, _JsonObject):
         problems.append(f"{label}: must be a JSON object of settings, not {json_type(entry)}.")
         return None
     known = set(CONFIG_KEYS.values())
@@ -245,14 +246,10 @@ def _validated(
     return tenant
 
 
-def normalise_client_id(raw_id: str) -> str:
-    return ClientConfig._meta.get_field("client_id").to_python(raw_id)
-
-
 def field_problems(raw_id: str, error: ValidationError, keys: Mapping[str, str]) -> list[str]:
     """One line per model validation message, naming the tenant and the legacy key."""
     label = shown_id(raw_id)
-    problems = []
+    problems: list[str] = []
     for field_name, messages in error.message_dict.items():
         if field_name == "client_id":
             key = "client id"

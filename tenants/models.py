@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
@@ -37,18 +39,20 @@ def no_credentials(value: str) -> None:
         raise ValidationError("Leave user names and passwords out of the URL; the token authenticates.")
 
 
-class HttpURLField(models.URLField):
+class HttpURLField(models.URLField[str, str]):
     """A URL that must be http or https; a scheme-less entry in a form is read as https."""
 
     default_validators = [URLValidator(schemes=["http", "https"], message=HTTP_URL_MESSAGE), no_credentials]
 
-    def formfield(self, **kwargs: Any) -> Any:
+    # Keyword arguments only, as Django's own URLField.formfield: the stub gives every field Field's
+    # positional form_class, which URLField would not pass on.
+    def formfield(self, **kwargs: Any) -> forms.Field | None:  # type: ignore[override]
         # The form field would otherwise replace our message with its own "Enter a valid URL."
         defaults = {"assume_scheme": "https", "error_messages": {"invalid": HTTP_URL_MESSAGE}}
         return super().formfield(**{**defaults, **kwargs})
 
 
-class ClientIdField(models.CharField):
+class ClientIdField(models.CharField[str, str]):
     """A client id is case-insensitive on the wire, so it is stored trimmed and lowercase."""
 
     def to_python(self, value: Any) -> Any:
@@ -162,11 +166,14 @@ class ClientConfig(models.Model):
             ),
         ]
 
+    # The client id as loaded (from_db), to refuse a change to it; not set on a tenant not yet saved.
+    _stored_client_id: str | None
+
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})" if self.name else self.client_id
 
     @classmethod
-    def from_db(cls, db: Any, field_names: Any, values: Any) -> ClientConfig:
+    def from_db(cls, db: str | None, field_names: Collection[str], values: Collection[Any]) -> ClientConfig:
         instance = super().from_db(db, field_names, values)
         instance._stored_client_id = instance.__dict__.get("client_id")
         return instance
@@ -182,7 +189,7 @@ class ClientConfig(models.Model):
             raise ValidationError({"client_id": "The client id cannot be changed after creation."})
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.client_id = self._meta.get_field("client_id").to_python(self.client_id)
+        self.client_id = cast(ClientIdField, self._meta.get_field("client_id")).to_python(self.client_id)
         self.core_base_url = self.core_base_url.rstrip("/")
         self.client_base_url = self.client_base_url.rstrip("/")
         self.clean()

@@ -25,7 +25,7 @@ def _tool_label(name: str, description: str) -> SafeString:
 TOOL_CHOICES = [(spec.name, _tool_label(spec.name, spec.description)) for spec in CATALOG]
 
 
-class ClientConfigForm(forms.ModelForm):
+class ClientConfigForm(forms.ModelForm[ClientConfig]):
     allowed_tools = forms.MultipleChoiceField(
         label="Allowed tools",
         choices=TOOL_CHOICES,
@@ -76,7 +76,8 @@ class ClientConfigForm(forms.ModelForm):
         return [name for name in TOOL_NAMES if name in chosen]  # catalog order, whatever the post's
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean returns; its stub says it may be None
         if cleaned.get(TOKEN_FIELD) and cleaned.get("clear_token"):
             raise forms.ValidationError("Either enter a new token or clear it, not both.")
         return cleaned
@@ -89,7 +90,7 @@ class ClientConfigForm(forms.ModelForm):
         return super().save(commit)
 
 
-class AccessKeyForm(forms.ModelForm):
+class AccessKeyForm(forms.ModelForm[AccessKey]):
     revoke = forms.BooleanField(
         label="Revoke",
         required=False,
@@ -116,7 +117,7 @@ class AccessKeyForm(forms.ModelForm):
             self.fields["revoke"].disabled = True
 
     def clean_expires_at(self) -> datetime | None:
-        expires_at = self.cleaned_data["expires_at"]
+        expires_at: datetime | None = self.cleaned_data["expires_at"]
         if "expires_at" in self.changed_data and expires_at and expires_at <= timezone.now():
             raise forms.ValidationError("Pick a moment in the future; to stop a key now, revoke it.")
         return expires_at

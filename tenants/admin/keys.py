@@ -6,7 +6,7 @@ Only a key's prefix is ever shown after its creation; the hash is in no field, c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import BaseModelAdmin
@@ -22,6 +22,9 @@ from tenants.admin.forms import AccessKeyForm
 from tenants.keys import KEY_MARK
 from tenants.models import AccessKey, ClientConfig
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldGroups  # the stubs' name for what get_fields returns
+
 KEYS_PREFIX = "access_keys"  # the inline formset's prefix in the tenant form
 KEY_CREATED_TEMPLATE = "admin/tenants/clientconfig/key_created.html"
 _ISSUED_KEYS = "_issued_access_keys"  # request attribute: keys issued while handling this request
@@ -35,10 +38,11 @@ class IssuedKey:
     key: str = field(repr=False)
 
 
-class AccessKeyColumns(BaseModelAdmin):
+class AccessKeyColumns(BaseModelAdmin[AccessKey]):
     """What the inline and the key admin share. The hash is never among the fields."""
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    # obj is the key on the key admin's pages, but the tenant on the inline (Django passes the parent).
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> _FieldGroups:
         # Staff who cannot change keys get no revoke column: there is nothing in it for them.
         fields = list(super().get_fields(request, obj))
         if self.has_change_permission(request, obj):
@@ -50,7 +54,7 @@ class AccessKeyColumns(BaseModelAdmin):
         return obj.display_prefix if obj.prefix else "-"
 
 
-class AccessKeyInline(AccessKeyColumns, admin.TabularInline):
+class AccessKeyInline(AccessKeyColumns, admin.TabularInline[AccessKey, ClientConfig]):
     model = AccessKey
     form = AccessKeyForm
     fields = ["name", "key_prefix", "created_at", "last_used_at", "expires_at", "revoked_at", "revoke"]
@@ -59,7 +63,7 @@ class AccessKeyInline(AccessKeyColumns, admin.TabularInline):
     show_change_link = True
 
 
-class ShowIssuedKeys(admin.ModelAdmin):
+class ShowIssuedKeys(admin.ModelAdmin[ClientConfig]):
     """For the tenant admin: the response to a save that created keys shows them, once."""
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
@@ -114,7 +118,7 @@ class RevokedFilter(admin.SimpleListFilter):
 
 
 @admin.register(AccessKey)
-class AccessKeyAdmin(AccessKeyColumns, admin.ModelAdmin):
+class AccessKeyAdmin(AccessKeyColumns, admin.ModelAdmin[AccessKey]):
     """Every key across tenants. Keys are created on their tenant's page or with create_access_key."""
 
     form = AccessKeyForm

@@ -31,7 +31,7 @@ DISABLE_CONFIRMATION_TEMPLATE = "admin/tenants/clientconfig/disable_confirmation
 Action = Callable[[HttpRequest, QuerySet[ClientConfig]], Any]
 
 
-class TenantOperations(admin.ModelAdmin):
+class TenantOperations(admin.ModelAdmin[ClientConfig]):
     @admin.display(description="server cache")
     def cache_status(self, obj: ClientConfig) -> str:
         built_at = serving.cached_since(obj.client_id)
@@ -138,7 +138,8 @@ class TenantOperations(admin.ModelAdmin):
         """Run a list action on one tenant, and go back to its page with the action's messages."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            # Django's own private helper (the admin's change view uses it), which django-stubs leaves out.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined,no-any-return]
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         action(request, self.get_queryset(request).filter(pk=obj.pk))

@@ -26,7 +26,7 @@ _NOT_ON_ADD = {"token_status", "clear_token", "cache_status", "created_at", "upd
 
 
 @admin.register(ClientConfig)
-class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin):
+class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[ClientConfig]):
     form = ClientConfigForm
     list_display = [
         "client_id",
