@@ -101,12 +101,9 @@ class TenantCache:
             live = self._build(tenant)
             await live.start()
             with self._lock:
-                if client_id in self._stale_builds:
-                    # The row changed while it was being read: this copy may be stale.
-                    stale = True
-                else:
-                    stale = False
-                    evicted = self._store(client_id, live)
+                # The row changed while it was being read: this copy may be stale.
+                stale = client_id in self._stale_builds
+                evicted = [] if stale else self._store(client_id, live)
             if stale:
                 live.retire()
                 continue

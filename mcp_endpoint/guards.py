@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 LAST_USED_EVERY_SECONDS = 60
 _last_used_written: dict[int, float] = {}
-_writes: set[asyncio.Task[None]] = set()  # held, so the loop's weak references keep them alive
+_writes: set[asyncio.Task[int]] = set()  # held, so the loop's weak references keep them alive
 
 
 def authenticate(
@@ -56,7 +56,7 @@ def note_key_use(key: StoredKey, now: datetime) -> None:
     task.add_done_callback(_written)
 
 
-def _written(task: asyncio.Task[None]) -> None:
+def _written(task: asyncio.Task[int]) -> None:
     _writes.discard(task)
     # Retrieved here: otherwise a failed write (a locked or unreachable database) surfaces later as
     # asyncio's "Task exception was never retrieved", with a traceback and without saying what it was.
