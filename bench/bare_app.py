@@ -7,6 +7,7 @@ import gc
 import os
 
 import django
+from starlette.types import Receive, Scope, Send
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
 django.setup()  # only for the shared tool catalog's imports; no database is used
@@ -23,7 +24,7 @@ live = LiveTenant(tenant)
 sdk_app = OneAppServer().streamable_http_app(json_response=True, stateless_http=True)
 
 
-async def app(scope, receive, send):  # noqa: ANN001, ANN201
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
     """The SDK's own app; the shared tools find their tenant (and its pool) as ours do."""
     if scope["type"] != "http":
         await sdk_app(scope, receive, send)

@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -33,7 +34,7 @@ META = {
     "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
     "io.modelcontextprotocol/clientCapabilities": {},
 }
-PARAMS = {
+PARAMS: dict[str, dict[str, Any]] = {
     "tools/call": {"name": "core_list_sucursales", "arguments": {}, "_meta": META},
     "tools/list": {"_meta": META},
 }
@@ -43,7 +44,8 @@ UVICORN = [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--log-level", "warni
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def pinned(cpu: int, command: list[str]) -> list[str]:
@@ -113,8 +115,14 @@ class Client:
         return path
 
 
+def found(match: re.Match[str] | None, text: str) -> re.Match[str]:
+    if match is None:
+        raise RuntimeError(f"wrk printed what this script cannot read:\n{text}")
+    return match
+
+
 def to_ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    number, unit = found(re.fullmatch(r"([\d.]+)(us|ms|s)", value), value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -124,9 +132,9 @@ def wrk(url: str, script: Path, connections: int, duration: int) -> dict[str, fl
     if "Non-2xx" in output or "Socket errors" in output:
         raise RuntimeError(f"errors under load:\n{output}")
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": to_ms(re.search(r"\s50%\s+(\S+)", output).group(1)),
-        "p99": to_ms(re.search(r"\s99%\s+(\S+)", output).group(1)),
+        "rps": float(found(re.search(r"Requests/sec:\s+([\d.]+)", output), output).group(1)),
+        "p50": to_ms(found(re.search(r"\s50%\s+(\S+)", output), output).group(1)),
+        "p99": to_ms(found(re.search(r"\s99%\s+(\S+)", output), output).group(1)),
     }
 
 
@@ -148,9 +156,10 @@ def burst(client: Client, calls: int) -> dict[str, object]:
     def send(count: int) -> dict[str, object]:
         headers, body = json.dumps(client.headers("tools/call")), client.body("tools/call")
         command = pinned(1, [PYTHON, "bench/burst.py", client.url, str(count), headers, body])
-        return json.loads(
+        figures: dict[str, object] = json.loads(
             subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
         )
+        return figures
 
     send(10)  # the tenant's server is built and its pool warm, as in steady service
     return send(calls)
@@ -267,7 +276,7 @@ def main() -> None:
     shutil.rmtree(workdir)
 
 
-def report(figures: dict, options: argparse.Namespace) -> None:
+def report(figures: dict[str, Any], options: argparse.Namespace) -> None:
     ours, bare, micro = figures["ours"], figures["bare"], figures["micro"]
     conc = options.connections
     print(

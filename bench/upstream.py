@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import cast
 
 BODY = b'{"data": [{"id": 1, "nombre": "Sucursal Centro"}, {"id": 2, "nombre": "Sucursal Norte"}]}'
 RESPONSE = (
@@ -24,7 +25,8 @@ class OneApp(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         OneApp.connections += 1
-        self.transport = transport
+        # A stream server (create_server) hands its protocols a Transport, which can write.
+        self.transport = cast(asyncio.Transport, transport)
         self.buffer = b""
 
     def data_received(self, data: bytes) -> None:
