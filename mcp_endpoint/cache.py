@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +56,8 @@ class TenantCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # invalidation arrives from other threads
         self._building: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[LiveTenant | None]] = {}
+        # Ids with a build in flight (on any loop), and those of them whose row changed meanwhile.
+        self._builds_in_flight: Counter[str] = Counter()
         self._stale_builds: set[str] = set()
 
     def __len__(self) -> int:
@@ -79,6 +81,8 @@ class TenantCache:
         key = (loop, client_id)
         build = self._building.get(key)
         if build is None:
+            with self._lock:
+                self._builds_in_flight[client_id] += 1
             # A task of its own, so that a requester who goes away does not cancel it for the others.
             build = loop.create_task(self._build_and_store(client_id), name=f"build-tenant-{client_id}")
             self._building[key] = build
@@ -87,6 +91,14 @@ class TenantCache:
 
     def _build_done(self, key: tuple[asyncio.AbstractEventLoop, str], build: asyncio.Task[Any]) -> None:
         self._building.pop(key, None)
+        client_id = key[1]
+        with (
+            self._lock
+        ):  # the last build of an id takes its bookkeeping with it: an unknown id leaves nothing
+            self._builds_in_flight[client_id] -= 1
+            if self._builds_in_flight[client_id] <= 0:
+                del self._builds_in_flight[client_id]
+                self._stale_builds.discard(client_id)
         if not build.cancelled():
             build.exception()  # retrieved here too, so that an error nobody awaited is not reported twice
 
@@ -136,7 +148,8 @@ class TenantCache:
         """Forget a live tenant; calls in flight finish on it. Safe from any thread."""
         with self._lock:
             entry = self._entries.pop(client_id, None)
-            self._stale_builds.add(client_id)
+            if client_id in self._builds_in_flight:  # a build reading the row now may read it stale
+                self._stale_builds.add(client_id)
         if entry is not None:
             entry.live.retire()
             metrics.CACHED_TENANTS.set(len(self._entries))
@@ -146,7 +159,7 @@ class TenantCache:
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
-            self._stale_builds.update(client_id for _, client_id in self._building)
+            self._stale_builds.update(self._builds_in_flight)
         metrics.CACHED_TENANTS.set(0)
         for entry in entries:
             entry.live.retire()
