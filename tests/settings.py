@@ -22,3 +22,6 @@ WHITENOISE_USE_FINDERS = True
 # No background polling of tenant changes in the test process (the multi-worker test turns it on in
 # its own uvicorn processes); tests call the feed directly.
 MCP_CHANGE_POLL_SECONDS = 0
+
+# Staff users are created and logged in by many tests; PBKDF2's deliberate slowness buys nothing here.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
