@@ -16,7 +16,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from mcp_endpoint import refusals, sdk
+from mcp_endpoint import refusals
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.health import liveness, readiness
@@ -67,7 +67,7 @@ _PROBES = {"/healthz": _liveness, "/readyz": _readiness}
 
 async def lifespan(receive: Any, send: Any) -> None:
     """Django has no lifespan; at shutdown (after uvicorn let the requests in flight finish), close
-    every tenant's upstream pool and the SDK's session manager, and stop looking for changes."""
+    every tenant's upstream pool and stop looking for changes."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -76,7 +76,6 @@ async def lifespan(receive: Any, send: Any) -> None:
             try:
                 stop_polling()
                 await tenant_cache().aclose()
-                await sdk.aclose()
             except Exception:
                 # Raised, it would reach uvicorn's default lifespan mode ("auto"), which logs it at
                 # INFO as "lifespan appears unsupported" and then reports a complete shutdown.

@@ -63,7 +63,10 @@ class Answer:
     outcome: str  # what the requests metric counts: a refusal's code, or MCP_<status> from the SDK
 
     def asgi_headers(self) -> list[tuple[bytes, bytes]]:
-        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+        """The headers to send, with the body's length (so the server need not chunk a body it has whole)."""
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers]
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        return headers
 
 
 def bearer_credential(authorization: str | None) -> str | None:

@@ -1,120 +1,216 @@
 """The MCP SDK's part of a /mcp request: it is handed the request and its body, and gives back the answer.
 
-The SDK speaks the protocol (both the 2025 handshake era and the 2026-07-28 single-exchange
-form), through its stateless Streamable HTTP session manager over the one shared `OneAppServer`.
-A manager must `run()` on the event loop that serves its requests and Django has no lifespan to
-do it in, so each event loop (one per worker in production; tests use several) starts its own
-on first use, in a task that lives until `aclose_all()` at shutdown.
+The SDK speaks the protocol: its server, handlers, types and result serialisation answer every
+message, through its single-exchange entry `serve_one`, for both protocol eras:
+
+- 2026-07-28 (an `MCP-Protocol-Version` header outside the handshake versions): the checks of the
+  SDK's own single-exchange HTTP entry (Accept, envelope classification, duplicated routing
+  headers, `Mcp-Param-*` headers), in its order, with its error bodies and statuses;
+- the 2025 handshake era, stateless: what the SDK's stateless Streamable HTTP transport does in
+  JSON mode (Accept, parse, message validation, 202 for notifications, one JSON-RPC reply).
+
+Why not the SDK's session manager: it wants an ASGI conversation replayed through Starlette, a
+task group per worker, and on the 2025 path a task, memory streams and a dispatcher per request:
+about a third of a tool call's CPU. This module is the one place that reaches into SDK
+internals (`_lowlevel_server`, the 2026 entry's private helpers); requirements.txt pins the SDK
+and tests/test_tools_adapter.py fails on an upgrade, so these are re-checked then.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
-import weakref
-from dataclasses import dataclass
 from typing import Any
 
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
+import pydantic_core
+from mcp.server import _streamable_http_modern as modern
+from mcp.server.connection import Connection
+from mcp.server.runner import modern_error_data, serve_one
+from mcp.server.streamable_http import check_accept_headers
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    MCP_PROTOCOL_VERSION_HEADER,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    unsupported_protocol_version_rejection,
+)
+from mcp.shared.jsonrpc_dispatcher import handler_exception_to_error_data, progress_token_from_params
+from mcp.shared.message import ServerMessageMetadata
+from mcp.shared.transport_context import TransportContext
+from mcp_types import (
+    DEFAULT_NEGOTIATED_VERSION,
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    jsonrpc_message_adapter,
+)
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic import ValidationError
+from starlette.requests import Request
 
 from mcp_endpoint.tools import OneAppServer
 
 logger = logging.getLogger(__name__)
 
-# Host and Origin are checked by the view before a request gets here.
-_NO_SDK_HOST_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-
 Scope = dict[str, Any]
-Message = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
+Reply = tuple[int, Headers, bytes]
+
+_JSON: Headers = [(b"content-type", b"application/json")]
+_SERVER = OneAppServer()
+_LOWLEVEL = _SERVER._lowlevel_server  # what the SDK's session manager is given, too
+_LIFESPAN_STATE: dict[str, Any] = {}  # what the SDK's default lifespan yields (OneAppServer sets none)
 
 
-@dataclass
-class _Running:
-    manager: StreamableHTTPSessionManager
-    stop: asyncio.Event
-    task: asyncio.Task[None]
+async def exchange(scope: Scope, body: bytes) -> Reply:
+    """Answer one HTTP POST through the SDK: status, headers and the whole JSON body."""
+    request = Request(scope)
+    version = request.headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        return await _modern(request, body)
+    return await _handshake_era(request, body, version)
 
 
-_running: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Running] = weakref.WeakKeyDictionary()
-_starting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+# The 2026-07-28 single exchange, as mcp.server._streamable_http_modern.handle_modern_request
+# answers it in JSON mode.
 
 
-async def exchange(scope: Scope, body: bytes) -> tuple[int, Headers, bytes]:
-    """Answer one HTTP request through the SDK: status, headers and the whole (JSON) body."""
-    manager = await _manager()
-    return await _call_asgi(manager.handle_request, scope, body)
-
-
-async def _manager() -> StreamableHTTPSessionManager:
-    loop = asyncio.get_running_loop()
-    running = _running.get(loop)
-    if running is not None:
-        return running.manager
-    lock = _starting.setdefault(loop, asyncio.Lock())
-    async with lock:
-        if (running := _running.get(loop)) is None:
-            running = await _start()
-            _running[loop] = running
-    return running.manager
-
-
-async def _start() -> _Running:
-    server = OneAppServer()
-    server.streamable_http_app(json_response=True, stateless_http=True, transport_security=_NO_SDK_HOST_CHECK)
-    manager = server.session_manager
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def run() -> None:
-        async with manager.run():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(run(), name="mcp-session-manager")
-    waiting = asyncio.ensure_future(started.wait())
-    await asyncio.wait([waiting, task], return_when=asyncio.FIRST_COMPLETED)
-    if not started.is_set():  # the manager failed before it was ready: report why
-        waiting.cancel()
-        task.result()
-        raise RuntimeError("the MCP session manager stopped while starting")
-    return _Running(manager, stop, task)
-
-
-async def aclose() -> None:
-    """Stop this event loop's session manager (at shutdown, after the requests in flight)."""
-    running = _running.pop(asyncio.get_running_loop(), None)
-    if running is not None:
-        running.stop.set()
-        await running.task
-
-
-async def _call_asgi(app: Any, scope: Scope, body: bytes) -> tuple[int, Headers, bytes]:
-    """Run an ASGI app on an already-read request body and collect its (JSON, not streamed) response."""
-    status = 500
-    headers: Headers = []
-    chunks: list[bytes] = []
-    request_sent = False
-    finished = asyncio.Event()
-
-    async def receive() -> Message:
-        nonlocal request_sent
-        if not request_sent:
-            request_sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Message) -> None:
-        nonlocal status, headers
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            chunks.append(message.get("body", b""))
-
+async def _modern(request: Request, body: bytes) -> Reply:
+    has_json, has_sse = check_accept_headers(request)
+    if not has_json:
+        return 406, [], b""
     try:
-        await app(scope, receive, send)
-    finally:
-        finished.set()
-    return status, headers, b"".join(chunks)
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return _modern_reply(
+            JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error"))
+        )
+    if isinstance(decoded, dict) and "id" not in decoded:
+        return _modern_notification(decoded, request)
+    try:
+        req = JSONRPCRequest.model_validate(decoded)
+    except ValidationError:
+        return _modern_reply(modern._INVALID_BODY)
+    if req.method == "subscriptions/listen" and not has_sse:
+        return 406, [], b""  # a listen answer is a stream, never JSON (OneAppServer serves none anyway)
+    duplicated = find_duplicated_routing_header(request.headers.items())
+    if duplicated is not None:
+        rejection = InboundLadderRejection(
+            code=HEADER_MISMATCH, message=f"{duplicated} header appears more than once"
+        )
+        return _modern_rejection(rejection, req)
+    verdict = classify_inbound_request(decoded, headers=dict(request.headers))
+    if isinstance(verdict, InboundLadderRejection):
+        return _modern_rejection(verdict, req)
+    param_rejection = await modern._mcp_param_rejection(_LOWLEVEL, request, req, verdict, _LIFESPAN_STATE)
+    if param_rejection is not None:
+        return _modern_rejection(param_rejection, req)
+    connection = Connection.from_envelope(
+        verdict.protocol_version, verdict.client_info, verdict.client_capabilities
+    )
+    dctx = modern._SingleExchangeDispatchContext(
+        transport=TransportContext(kind="streamable-http", can_send_request=False, headers=request.headers),
+        request_id=req.id,
+        message_metadata=ServerMessageMetadata(request_context=request),
+        progress_token=progress_token_from_params(req.params),
+    )
+    try:
+        result = await serve_one(
+            _LOWLEVEL, dctx, req.method, req.params, connection=connection, lifespan_state=_LIFESPAN_STATE
+        )
+    except Exception as exc:
+        return _modern_reply(JSONRPCError(jsonrpc="2.0", id=req.id, error=modern_error_data(exc)))
+    return _modern_reply(JSONRPCResponse(jsonrpc="2.0", id=req.id, result=result))
+
+
+def _modern_notification(decoded: dict[str, Any], request: Request) -> Reply:
+    """Accepted (202) and dropped, as the SDK's entry does; refused if malformed or of an unserved version."""
+    try:
+        JSONRPCNotification.model_validate(decoded)
+    except ValidationError:
+        return _modern_reply(modern._INVALID_BODY)
+    requested = request.headers.get(MCP_PROTOCOL_VERSION_HEADER, "")
+    if (unsupported := unsupported_protocol_version_rejection(requested)) is not None:
+        return _modern_rejection(unsupported, None)
+    return 202, [], b""
+
+
+def _modern_rejection(rejection: InboundLadderRejection, req: JSONRPCRequest | None) -> Reply:
+    error = ErrorData(code=rejection.code, message=rejection.message, data=rejection.data)
+    return _modern_reply(JSONRPCError(jsonrpc="2.0", id=None if req is None else req.id, error=error))
+
+
+def _modern_reply(message: JSONRPCResponse | JSONRPCError) -> Reply:
+    status = ERROR_CODE_HTTP_STATUS.get(message.error.code, 200) if isinstance(message, JSONRPCError) else 200
+    body = message.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(message, JSONRPCError) and message.id is None:
+        body["id"] = None  # JSON-RPC wants `id: null` on the wire when the request id was unreadable
+    return status, _JSON, json.dumps(body, separators=(",", ":")).encode()
+
+
+# The 2025 handshake era, stateless, as mcp.server.streamable_http.StreamableHTTPServerTransport
+# answers a POST in JSON mode under the session manager's stateless path.
+
+
+async def _handshake_era(request: Request, body: bytes, version_hint: str | None) -> Reply:
+    has_json, _ = check_accept_headers(request)
+    if not has_json:
+        return _handshake_error(406, INVALID_REQUEST, "Not Acceptable: Client must accept application/json")
+    try:
+        raw = pydantic_core.from_json(body)
+    except ValueError as exc:
+        return _handshake_error(400, PARSE_ERROR, f"Parse error: {exc}")
+    try:
+        message = jsonrpc_message_adapter.validate_python(raw, by_name=False)
+    except ValidationError as exc:
+        return _handshake_error(400, INVALID_PARAMS, f"Validation error: {exc}")
+    if not isinstance(message, JSONRPCRequest):
+        # Notifications and responses: accepted. Nothing of ours acts on a client notification
+        # in a stateless exchange (there is no session for `initialized` or a cancellation to reach).
+        return 202, _JSON, b""
+    connection = Connection.from_envelope(version_hint or DEFAULT_NEGOTIATED_VERSION, None, None)
+    dctx = modern._SingleExchangeDispatchContext(
+        transport=TransportContext(kind="streamable-http", can_send_request=False),
+        request_id=message.id,
+        message_metadata=ServerMessageMetadata(request_context=request),
+        progress_token=progress_token_from_params(message.params),
+    )
+    try:
+        result = await serve_one(
+            _LOWLEVEL,
+            dctx,
+            message.method,
+            message.params,
+            connection=connection,
+            lifespan_state=_LIFESPAN_STATE,
+        )
+    except Exception as exc:
+        error = handler_exception_to_error_data(exc)
+        if error is None:  # the SDK's dispatcher answers code 0 with the text (its "v1 compat")
+            logger.exception("handler for %r raised", message.method)
+            error = ErrorData(code=0, message=str(exc))
+        return _handshake_reply(JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
+    return _handshake_reply(JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result))
+
+
+def _handshake_error(status: int, code: int, message: str) -> Reply:
+    return (
+        status,
+        _JSON,
+        _dump(JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))),
+    )
+
+
+def _handshake_reply(message: JSONRPCResponse | JSONRPCError) -> Reply:
+    return 200, _JSON, _dump(message)
+
+
+def _dump(message: JSONRPCResponse | JSONRPCError) -> bytes:
+    return message.model_dump_json(by_alias=True, exclude_unset=True).encode()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -37,10 +39,12 @@ def counted(result: Answer) -> Answer:
 @csrf_exempt
 async def mcp_view(request: HttpRequest) -> HttpResponse:
     """/mcp through Django's URLconf: the same path as the front door's, after Django read the body."""
+    if not isinstance(request, ASGIRequest):
+        raise ImproperlyConfigured("/mcp is served under ASGI only: uvicorn oneapp_site.asgi:application")
     if body_too_large(_declared_length(request)):
         result = counted(refusals.PAYLOAD_TOO_LARGE.answer())
     else:
-        result = await answer(McpRequest.from_scope(request.scope, request.body))
+        result = await answer(McpRequest.from_scope(dict(request.scope), request.body))
     response = HttpResponse(result.body, status=result.status)
     for name, value in result.headers:
         response.headers[name] = value
