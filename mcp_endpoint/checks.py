@@ -1,9 +1,10 @@
 """System checks of the /mcp endpoint's settings."""
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
 
 
 @register()
@@ -19,3 +20,20 @@ def check_access_keys_required(app_configs: Any = None, **kwargs: Any) -> list[W
             id="mcp_endpoint.W001",
         )
     ]
+
+
+@register()
+def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    errors = []
+    for network in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"METRICS_ALLOWED_NETWORKS: {network!r} is not a network.",
+                    hint="Use CIDR notation such as 10.0.0.0/8 or ::1/128, comma-separated.",
+                    id="mcp_endpoint.E001",
+                )
+            )
+    return errors

@@ -21,7 +21,7 @@ from tenants.oneapp.catalog import TOOL_NAMES, WRITING_TOOL
 
 HTTP_URL_MESSAGE = "Enter an http:// or https:// URL."
 # What an HTTP header value may hold: visible ASCII and inner spaces (a newline would split the header).
-header_value = RegexValidator(
+validate_header_value = RegexValidator(
     r"\A[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?\Z",
     "Use printable ASCII characters only, with no line breaks and no leading or trailing spaces.",
 )
@@ -108,13 +108,13 @@ class ClientConfig(models.Model):
     authorization = EncryptedTextField(
         "upstream token",
         blank=True,
-        validators=[header_value],
+        validators=[validate_header_value],
         help_text="Sent verbatim as the Authorization header to OneApp. Stored encrypted.",
     )
     client_header = models.CharField(
         max_length=200,
         blank=True,
-        validators=[header_value],
+        validators=[validate_header_value],
         help_text="Sent as the `client` header, which tells OneApp which customer this is. "
         "Leave empty to send no such header.",
     )

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from tenants.keys import generate_key, hash_key
-from tenants.models import AccessKey, ClientConfig, header_value
+from tenants.models import AccessKey, ClientConfig, validate_header_value
 from tenants.oneapp.catalog import CATALOG, TOOL_NAMES, WRITING_TOOL
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
@@ -39,7 +39,7 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
         label="Upstream token",
         required=False,
         strip=True,
-        validators=[header_value],
+        validators=[validate_header_value],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Sent verbatim as the Authorization header to OneApp (for example "
         "“Bearer …”). Write-only: it is stored encrypted and never shown again. "

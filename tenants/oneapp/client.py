@@ -20,7 +20,7 @@ import certifi
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from tenants.models import TenantSettings, header_value
+from tenants.models import TenantSettings, validate_header_value
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _secret_forms(authorization: str) -> list[str]:
 
 def _is_header_value(value: str) -> bool:
     # RegexValidator compiles the pattern it is given; the stub also allows the str it was given.
-    return cast(re.Pattern[str], header_value.regex).search(value) is not None
+    return cast(re.Pattern[str], validate_header_value.regex).search(value) is not None
 
 
 def _host(url: str) -> str:
