@@ -48,6 +48,7 @@ class FakeOneApp:
     received: list[Received] = field(default_factory=list)
     replies: dict[str, Reply] = field(default_factory=dict)  # by path; "*" for any
     connections: int = 0
+    disconnections: int = 0  # connections that ended (the client closed them, or the server did)
     in_flight: int = 0
     max_in_flight: int = 0  # the most requests it was answering at once
 
@@ -89,6 +90,10 @@ class FakeOneApp:
         with self._lock:
             self.connections += 1
 
+    def _disconnected(self) -> None:
+        with self._lock:
+            self.disconnections += 1
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -99,6 +104,12 @@ class FakeOneApp:
             def setup(self) -> None:
                 super().setup()
                 fake._connected()
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    fake._disconnected()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

@@ -18,7 +18,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from mcp_endpoint import cache as cache_module
-from mcp_endpoint import sdk
+from mcp_endpoint import live_tenant, sdk
 from mcp_endpoint.cache import TenantCache, load_tenant, tenant_cache
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
@@ -186,6 +186,14 @@ def tool_result(response_body: bytes) -> dict[str, Any]:
     message = json.loads(response_body)
     assert "error" not in message, message
     return message["result"]
+
+
+async def serving_is_allowed(server: LiveTenant) -> bool:
+    try:
+        async with server.serving():
+            return True
+    except Retired:
+        return False
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -576,13 +584,15 @@ async def test_retire_from_another_thread_closes_the_pool_on_its_own_loop(fake_o
 
 def test_retiring_a_tenant_whose_loop_has_closed_does_nothing():
     server = LiveTenant(settings_for("acme"))
+    asyncio.run(server.start())
+    assert server.loop is not None and server.loop.is_closed()  # the case under test
 
-    async def start() -> None:
-        await server.start()
+    server.retire()  # no error (a closed loop refuses call_soon_threadsafe): nothing left to release there
 
-    asyncio.run(start())
-
-    server.retire()  # no error: there is nothing left to release on a closed loop
+    assert not live_tenant._closing  # no close of the pool was scheduled anywhere
+    assert not server.upstream.is_closed
+    # It was not marked retired either: a request that still held it would be served, not refused.
+    assert asyncio.run(serving_is_allowed(server)) is True
 
 
 # Real servers: eviction during a call, and isolation between tenants.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mcp import MCPError
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -74,6 +75,13 @@ class Change:
             for value, count in self.after.by(name, label).items()
             if count != before.get(value, 0)
         }
+
+
+def refused_by_the_server() -> pytest.RaisesGroup:
+    """How the SDK's client ends when /mcp refuses it with a 4xx: an MCPError, inside its task groups."""
+    return pytest.RaisesGroup(
+        pytest.RaisesExc(MCPError, match="^Server returned an error response$"), flatten_subgroups=True
+    )
 
 
 def scrape(base_url: str) -> Scrape:
@@ -178,11 +186,11 @@ async def test_sdk_clients_without_a_key_or_with_an_unknown_client_id_are_counte
     live_server_url, fake_oneapp
 ):
     before = scrape(live_server_url)
-    with pytest.raises(Exception):  # noqa: B017 - how the SDK reports an HTTP 401 is its own business
+    with refused_by_the_server():  # the HTTP 401
         async with connect(live_server_url, headers={"Authorization": ""}) as client:
             await client.call_tool("core_list_sucursales", {})
     between = scrape(live_server_url)
-    with pytest.raises(Exception):  # noqa: B017 - likewise an HTTP 403
+    with refused_by_the_server():  # the HTTP 403
         async with connect(live_server_url, client_id="nosuchclient") as client:
             await client.call_tool("core_list_sucursales", {})
     after = scrape(live_server_url)
@@ -204,7 +212,7 @@ async def test_random_client_ids_never_appear_in_metrics(live_server_url):
     before = scrape(live_server_url)
     for client_id in unknown + invalid:
         post(live_server_url, client_id)
-    with pytest.raises(Exception):  # noqa: B017 - the SDK's error for a 403
+    with refused_by_the_server():  # the HTTP 403
         async with connect(live_server_url, client_id=unknown[0]) as client:
             await client.call_tool("core_list_sucursales", {})
     after = scrape(live_server_url)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from mcp_endpoint.cache import tenant_cache
-from mcp_endpoint.refusals import route_client_id
+from mcp_endpoint.refusals import Refusal, route_client_id
 from tenants.models import ClientConfig
 from tests.conftest import ACME_KEY
 from tests.mcp_client import INITIALIZE, JSON_HEADERS
@@ -37,23 +37,26 @@ def post(
 @pytest.mark.parametrize(
     ("header", "expected"),
     [
-        (None, "MISSING"),
-        ("", "MISSING"),
-        ("   ", "MISSING"),
-        ("acme,globex", "DUPLICATE"),
-        ("acme, acme", "DUPLICATE"),
-        (",", "DUPLICATE"),
-        ("ac-me", "INVALID"),
-        ("../acme", "INVALID"),
-        ("acmé", "INVALID"),
-        ("acme\x00", "INVALID"),
+        (None, (403, "MISSING_CLIENT_ID")),
+        ("", (403, "MISSING_CLIENT_ID")),
+        ("   ", (403, "MISSING_CLIENT_ID")),
+        ("acme,globex", (400, "DUPLICATE_CLIENT_ID")),
+        ("acme, acme", (400, "DUPLICATE_CLIENT_ID")),
+        (",", (400, "DUPLICATE_CLIENT_ID")),
+        ("ac-me,globex", (400, "DUPLICATE_CLIENT_ID")),  # several values, before any is judged
+        ("ac-me", (403, "INVALID_CLIENT_ID")),
+        ("../acme", (403, "INVALID_CLIENT_ID")),
+        ("acmé", (403, "INVALID_CLIENT_ID")),
+        ("acme\x00", (403, "INVALID_CLIENT_ID")),
+        ("a" * 65, (403, "INVALID_CLIENT_ID")),
         ("ACME", "acme"),
         ("  Acme42\t", "acme42"),
+        ("A" * 64, "a" * 64),
     ],
 )
 def test_client_id_header_is_trimmed_lowercased_and_checked_in_contract_order(header, expected):
     result = route_client_id(header)
-    assert (result.code.split("_")[0] if not isinstance(result, str) else result) == expected
+    assert ((result.status, result.code) if isinstance(result, Refusal) else result) == expected
 
 
 @pytest.mark.parametrize(
