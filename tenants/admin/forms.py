@@ -15,6 +15,10 @@ from tenants.models import AccessKey, ClientConfig, validate_header_value
 from tenants.oneapp.catalog import CATALOG, TOOL_NAMES, WRITING_TOOL
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
+# Where the stored token goes, and for whom. Changing any of them asks for the token again (or for
+# clearing it): otherwise staff who may edit a tenant could point its token at a host of their own,
+# press "Test connection" and read it there.
+TOKEN_DESTINATION_FIELDS = ("core_base_url", "client_base_url", "client_header")
 
 
 def _tool_label(name: str, description: str) -> SafeString:
@@ -43,7 +47,9 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Sent verbatim as the Authorization header to OneApp (for example "
         "“Bearer …”). Write-only: it is stored encrypted and never shown again. "
-        "Leave blank to keep the current token.",
+        "Leave blank to keep the current token, except when you change a base URL or the client "
+        "header: then enter the token again (or clear it), as the stored token is never sent to a "
+        "new address.",
     )
     clear_token = forms.BooleanField(
         label="Clear token",
@@ -66,10 +72,19 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
             "updated_at": "When this tenant was last saved. Changes to its access keys do not count.",
         }
 
+    _stored_destination: dict[str, str]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance._state.adding:  # a new tenant has no token to clear
             del self.fields["clear_token"]
+            return
+        # As loaded, before this form's data reaches the instance (ModelForm does that after clean()).
+        self._stored_destination = {name: getattr(self.instance, name) for name in TOKEN_DESTINATION_FIELDS}
+        for name in TOKEN_DESTINATION_FIELDS:
+            if name in self.fields:
+                field = self.fields[name]
+                field.help_text = f"{field.help_text} Changing it asks for the token again."
 
     def clean_allowed_tools(self) -> list[str]:
         chosen = set(self.cleaned_data["allowed_tools"])
@@ -80,7 +95,35 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
         cleaned = self.cleaned_data  # what ModelForm.clean returns; its stub says it may be None
         if cleaned.get(TOKEN_FIELD) and cleaned.get("clear_token"):
             raise forms.ValidationError("Either enter a new token or clear it, not both.")
+        changed = self._changed_destination()
+        keeps_token = not cleaned.get(TOKEN_FIELD) and not cleaned.get("clear_token")
+        if changed and keeps_token and self.instance.has_token and TOKEN_FIELD not in self.errors:
+            self.add_error(
+                TOKEN_FIELD if TOKEN_FIELD in self.fields else None,
+                forms.ValidationError(
+                    "You changed the %(fields)s: enter the token again, or tick “Clear token”. "
+                    "The stored token is only ever sent where it was entered for.",
+                    code="token_required",
+                    params={"fields": " and the ".join(changed)},
+                ),
+            )
         return cleaned
+
+    def _changed_destination(self) -> list[str]:
+        """The names of the fields that say where the token goes and that this form changes."""
+        if self.instance._state.adding:
+            return []
+        changed = []
+        for name in TOKEN_DESTINATION_FIELDS:
+            if name not in self.cleaned_data:  # not on this form, or invalid (its own error says so)
+                continue
+            before, after = self._stored_destination[name], self.cleaned_data[name]
+            if name.endswith("_url"):  # saved without a trailing slash (ClientConfig.save)
+                before, after = before.rstrip("/"), after.rstrip("/")
+            if before != after:
+                label = str(self.fields[name].label)  # "Core base URL", from the model's "core base URL"
+                changed.append(label[:1].lower() + label[1:])
+        return changed
 
     def save(self, commit: bool = True) -> ClientConfig:
         if self.cleaned_data.get("clear_token"):
