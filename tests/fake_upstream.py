@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -41,6 +42,9 @@ class Reply:
     body: bytes | None = None  # None: echo what was asked, as JSON
     content_type: str = "application/json"
     delay: float = 0.0
+    # Held until as many requests as the barrier has parties wait on it (or its timeout breaks it):
+    # a test's proof that the requests were all in flight at once.
+    together: threading.Barrier | None = None
 
 
 @dataclass
@@ -125,6 +129,9 @@ class FakeOneApp:
                     body=self.rfile.read(length) if length else b"",
                 )
                 reply = fake._record(received)
+                if reply.together is not None:
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        reply.together.wait()
                 if reply.delay:
                     time.sleep(reply.delay)
                 body = reply.body

@@ -87,7 +87,8 @@ class UvicornProcess:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 20
+        # A bound, not an expectation: two workers take seconds to start, many more on a busy machine.
+        deadline = time.monotonic() + 60
         while not answers(self.url + "/healthz"):
             if time.monotonic() > deadline or self.process.poll() is not None:
                 self.process.kill()

@@ -6,7 +6,7 @@ import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from mcp_endpoint import guards
+from mcp_endpoint import guards, views
 from mcp_endpoint.cache import tenant_cache
 from tenants.keys import KEY_PATTERN, StoredKey, find_key, generate_key, hash_key
 from tenants.models import AccessKey, ClientConfig, TenantChange
@@ -50,6 +50,26 @@ def post(url: str, authorization: str | None = None, client_id: str | None = "ac
     return httpx.post(url + "/mcp", headers=sent, content=json.dumps(CALL_TOOL).encode())
 
 
+class Clock:
+    """Stands in for `django.utils.timezone` and the `time` module where they are read: it moves only
+    when the test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start, self.elapsed = start, 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def time(self) -> float:
+        return self.now().timestamp()
+
+    def monotonic(self) -> float:
+        return 1000.0 + self.elapsed
+
+
 def bearer(key: str) -> str:
     return f"Bearer {key}"
 
@@ -58,6 +78,15 @@ def bearer(key: str) -> str:
 def _no_key_use_remembered(monkeypatch):
     # Key ids are reused across tests; a use remembered from an earlier test must not hide a write.
     monkeypatch.setattr(guards, "_last_used_written", {})
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """The time the key checks read: `timezone.now()` in the view (expiry), `time` in guards (last use)."""
+    clock = Clock(timezone.now())
+    monkeypatch.setattr(views, "timezone", clock)
+    monkeypatch.setattr(guards, "time", clock)
+    return clock
 
 
 @pytest.fixture
@@ -202,15 +231,15 @@ def test_a_new_key_works_at_once_beside_the_old_one_and_revoking_the_old_one_lea
 
 
 def test_a_key_that_expires_while_its_tenants_server_is_cached_is_refused_from_then_on(
-    live_server_url, oneapp_tenant, fake_oneapp
+    live_server_url, oneapp_tenant, fake_oneapp, clock
 ):
     key = "omk_shortly1_" + "s" * 43
-    expires_at = timezone.now() + timedelta(seconds=1.5)
+    expires_at = clock.now() + timedelta(minutes=5)
     give_key(oneapp_tenant, key, expires_at=expires_at)
     assert post(live_server_url, bearer(key)).status_code == 200
     built_at = tenant_cache().built_at("acme")
 
-    time.sleep(max(0.0, (expires_at - timezone.now()).total_seconds()) + 0.1)
+    clock.advance(5 * 60)  # the instant it expires: from then on it is refused
 
     assert_refused(post(live_server_url, bearer(key)), "INVALID_ACCESS_KEY")
     assert tenant_cache().built_at("acme") == built_at  # the same cached server refused it
@@ -295,37 +324,38 @@ def test_a_cache_hit_checks_the_key_without_any_database_query(acme_in_process):
     assert sql[1] == []
 
 
-def test_last_used_at_is_set_by_the_first_use_and_not_rewritten_within_the_minute(acme_in_process):
+def test_last_used_at_is_set_by_the_first_use_and_not_rewritten_within_the_minute(acme_in_process, clock):
     changes = TenantChange.objects.count()
     seen = []
 
     def look(i: int) -> None:
         seen.append(AccessKey.objects.get(pk=acme_in_process.pk).last_used_at)
+        clock.advance(guards.LAST_USED_EVERY_SECONDS / 2 - 0.5)  # the third request: 59 s after the first
 
-    before = timezone.now()
+    first_use = clock.now()
     statuses, sql = in_process(3, between=look)
     look(3)
 
     assert statuses == [200, 200, 200]
     assert [writes(request) for request in sql] == [1, 0, 0]
-    assert seen[0] is not None and seen[0] >= before
-    assert seen == [seen[0]] * 3
+    assert seen == [first_use] * 3
     assert TenantChange.objects.count() == changes  # an update(), not a save() that would drop servers
 
 
-def test_last_used_at_is_written_again_once_the_interval_has_passed(acme_in_process, monkeypatch):
+def test_last_used_at_is_written_again_once_the_interval_has_passed(acme_in_process, clock):
     seen = []
 
     def look(i: int) -> None:
         seen.append(AccessKey.objects.get(pk=acme_in_process.pk).last_used_at)
-        monkeypatch.setattr(guards, "LAST_USED_EVERY_SECONDS", 0)
+        clock.advance(guards.LAST_USED_EVERY_SECONDS)
 
+    first_use = clock.now()
     statuses, sql = in_process(2, between=look)
     look(2)
 
     assert statuses == [200, 200]
     assert [writes(request) for request in sql] == [1, 1]
-    assert seen[1] > seen[0]
+    assert seen[:2] == [first_use, first_use + timedelta(seconds=guards.LAST_USED_EVERY_SECONDS)]
 
 
 def test_using_a_key_neither_writes_a_tenant_change_nor_drops_the_cached_server(

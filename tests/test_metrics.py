@@ -301,7 +301,7 @@ def two_workers_sharing_metrics(transactional_db, tmp_path):
         MCP_CHANGE_POLL_SECONDS="0",  # no rebuild from replayed changes: one build per worker
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     # Both workers have imported the metrics (each writes its own files).
     while len(worker_pids(metrics_dir)) < 2:
         if time.monotonic() > deadline:
