@@ -1,7 +1,10 @@
 """The in-process cache of live tenants (settings and OneApp pool): sliding TTL, LRU bound, single-flight builds.
 
-A hit takes a lock, a dict lookup and a clock read: no database query. Saving or deleting a
-`ClientConfig` drops its entry once the transaction commits.
+A hit takes a lock, a dict lookup and a clock read: no database query. So does a miss for an id
+found absent a moment ago (unknown, disabled, or with a token that cannot be decrypted): absences
+are remembered briefly and bounded in number, so a flood of unknown ids costs no query each. A
+change to a tenant (saved, deleted, its keys; in any worker, through the change feed) drops both
+its entry and its absence once the transaction commits.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from django.dispatch import receiver
 
 from mcp_endpoint import metrics
 from mcp_endpoint.live_tenant import LiveTenant
+from mcp_endpoint.quiet_log import QuietLog
+from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig, TenantSettings
 from tenants.signals import tenant_changed
 
 logger = logging.getLogger(__name__)
+_quiet = QuietLog(logger, interval=60.0)
 
 Loader = Callable[[str], Awaitable[TenantSettings | None]]
 
@@ -38,6 +44,12 @@ class _Entry:
     built_at: float  # wall-clock time, for staff
 
 
+@dataclass(frozen=True, slots=True)
+class _Absence:
+    expires_at: float
+    error: Exception | None  # None: unknown or disabled; otherwise why it cannot be served, raised again
+
+
 class TenantCache:
     def __init__(
         self,
@@ -47,6 +59,8 @@ class TenantCache:
         max_entries: int,
         clock: Callable[[], float] = time.monotonic,
         build: Callable[[TenantSettings], LiveTenant] = LiveTenant,
+        absent_ttl_seconds: float = 30.0,
+        max_absent: int = 10_000,
     ) -> None:
         self._load = load
         self._build = build
@@ -54,6 +68,9 @@ class TenantCache:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.absent_ttl = absent_ttl_seconds
+        self.max_absent = max_absent
+        self._absent: OrderedDict[str, _Absence] = OrderedDict()
         self._lock = threading.Lock()  # invalidation arrives from other threads
         self._building: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Task[LiveTenant | None]] = {}
         # Ids with a build in flight (on any loop), and those of them whose row changed meanwhile.
@@ -77,6 +94,12 @@ class TenantCache:
                 self._entries.move_to_end(client_id)
                 metrics.CACHE_HIT.inc()
                 return entry.live
+            absence = self._absent.get(client_id)
+            if absence is not None and absence.expires_at > now:
+                metrics.CACHE_ABSENT.inc()
+                if absence.error is not None:
+                    raise absence.error
+                return None
         metrics.CACHE_MISS.inc()
         key = (loop, client_id)
         build = self._building.get(key)
@@ -106,9 +129,14 @@ class TenantCache:
         while True:
             with self._lock:
                 self._stale_builds.discard(client_id)
-            tenant = await self._load(client_id)
+            try:
+                tenant = await self._load(client_id)
+            except TokenDecryptionError as exc:
+                self._remember_absent(client_id, exc)
+                raise
             if tenant is None:  # unknown or disabled now: nothing of it may stay cached
-                self.invalidate(client_id)
+                self._drop(client_id)
+                self._remember_absent(client_id, None)
                 return None
             live = self._build(tenant)
             await live.start()
@@ -144,12 +172,28 @@ class TenantCache:
             logger.debug("evicted live tenant %s", oldest_id)
         return evicted
 
-    def invalidate(self, client_id: str) -> None:
-        """Forget a live tenant; calls in flight finish on it. Safe from any thread."""
+    def _remember_absent(self, client_id: str, error: Exception | None) -> None:
         with self._lock:
-            entry = self._entries.pop(client_id, None)
+            if client_id in self._stale_builds:  # the row changed while it was read: nothing to remember
+                return
+            self._absent.pop(client_id, None)
+            self._absent[client_id] = _Absence(self._clock() + self.absent_ttl, error)
+            while len(self._absent) > self.max_absent:
+                self._absent.popitem(last=False)
+        if error is not None:  # said once per tenant and minute, not on every request
+            _quiet.log(logging.ERROR, client_id, "tenant %s cannot be served: %s", client_id, error)
+
+    def invalidate(self, client_id: str) -> None:
+        """Forget a live tenant (and that it was absent); calls in flight finish on it. Safe from any thread."""
+        with self._lock:
+            self._absent.pop(client_id, None)
             if client_id in self._builds_in_flight:  # a build reading the row now may read it stale
                 self._stale_builds.add(client_id)
+        self._drop(client_id)
+
+    def _drop(self, client_id: str) -> None:
+        with self._lock:
+            entry = self._entries.pop(client_id, None)
         if entry is not None:
             entry.live.retire()
             metrics.CACHED_TENANTS.set(len(self._entries))
@@ -159,6 +203,7 @@ class TenantCache:
         with self._lock:
             entries = list(self._entries.values())
             self._entries.clear()
+            self._absent.clear()
             self._stale_builds.update(self._builds_in_flight)
         metrics.CACHED_TENANTS.set(0)
         for entry in entries:
@@ -213,6 +258,7 @@ def tenant_cache() -> TenantCache:
             load_tenant,
             ttl_seconds=settings.MCP_SERVER_CACHE_TTL_SECONDS,
             max_entries=settings.MCP_SERVER_CACHE_MAX_ENTRIES,
+            absent_ttl_seconds=settings.MCP_ABSENT_TENANT_SECONDS,
         )
     return _cache
 
@@ -220,7 +266,7 @@ def tenant_cache() -> TenantCache:
 @receiver(setting_changed)
 def _reconfigure(*, setting: str, **kwargs: Any) -> None:
     global _cache
-    if setting.startswith("MCP_SERVER_CACHE_") and _cache is not None:
+    if setting.startswith(("MCP_SERVER_CACHE_", "MCP_ABSENT_")) and _cache is not None:
         _cache.clear()
         _cache = None
 

@@ -39,6 +39,12 @@ class McpRequest:
         return str(self.scope.get("method", "")).upper()
 
     @property
+    def client_address(self) -> str:
+        """The peer's address (the client's, behind a proxy whose headers uvicorn is told to trust)."""
+        client = self.scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    @property
     def content_type(self) -> str:
         return parse_header_parameters(self.headers.get("content-type", ""))[0]
 

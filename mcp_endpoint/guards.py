@@ -12,13 +12,16 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
 
 from mcp_endpoint import refusals
 from mcp_endpoint.exchange import bearer_credential
+from mcp_endpoint.quiet_log import QuietLog
 from tenants.keys import StoredKey, find_key
 from tenants.models import AccessKey, TenantSettings
 
 logger = logging.getLogger(__name__)
+_quiet = QuietLog(logger, interval=60.0)  # one line per tenant and minute, however many keys are guessed
 
 LAST_USED_EVERY_SECONDS = 60
 _last_used_written: dict[int, float] = {}
@@ -36,7 +39,9 @@ def authenticate(
     credential = bearer_credential(authorization)
     key = find_key(credential, tenant.access_keys, now) if credential is not None else None
     if key is None:
-        logger.info("refused an invalid access key for tenant %s", tenant.client_id)
+        _quiet.log(
+            logging.INFO, tenant.client_id, "refused an invalid access key for tenant %s", tenant.client_id
+        )
         return refusals.INVALID_ACCESS_KEY
     return key
 
@@ -48,12 +53,27 @@ def note_key_use(key: StoredKey, now: datetime) -> None:
     if last is not None and moment - last < LAST_USED_EVERY_SECONDS:
         return
     _last_used_written[key.id] = moment
-    # update(), not save(): a use is not a change that should drop anybody's cached server.
-    task = asyncio.get_running_loop().create_task(
-        AccessKey.objects.filter(pk=key.id).aupdate(last_used_at=now), name=f"key-used-{key.id}"
-    )
+    # On a thread of its own, not the ORM's shared one: a write waiting for a lock (another process
+    # writing to SQLite) must not hold up the reads that requests wait for.
+    task = asyncio.get_running_loop().create_task(record_use(key.id, now), name=f"key-used-{key.id}")
     _writes.add(task)
     task.add_done_callback(_written)
+
+
+def _record_use(key_id: int, now: datetime) -> int:
+    # update(), not save(): a use is not a change that should drop anybody's cached tenant.
+    return AccessKey.objects.filter(pk=key_id).update(last_used_at=now)
+
+
+def _record_use_on_a_pool_thread(key_id: int, now: datetime) -> int:
+    try:
+        return _record_use(key_id, now)
+    finally:
+        connection.close()  # this pool thread's own connection: not left open between uses
+
+
+# Tests that count a request's queries on their own transaction's connection put _record_use here.
+record_use = sync_to_async(_record_use_on_a_pool_thread, thread_sensitive=False)
 
 
 def _written(task: asyncio.Task[int]) -> None:
@@ -97,3 +117,43 @@ def _count(backend: BaseCache, key: str) -> int:
     except ValueError:  # expired between add and incr
         backend.add(key, 1, timeout=120)
         return 1
+
+
+# Failed keys. Keys are 256-bit random, so guessing one is hopeless; the limit is there so that
+# trying costs the guesser, not us (no key hashing, logging or counting past the limit). An address
+# that failed too often is refused before its key is looked at, for every tenant; and once a tenant
+# sees too many failures, addresses that have failed at all are refused for it too. A good key from
+# an address that never failed is always checked: a guesser cannot lock a tenant's clients out.
+
+
+async def check_failed_keys(address: str, tenant: TenantSettings) -> refusals.Refusal | None:
+    """Before the key is checked: a 429 for an address (or a tenant) with too many failed keys this minute."""
+    now = time.time()
+    window = int(now // 60)
+    by_address, by_tenant = await _read_counts(
+        [f"mcp:badkey:addr:{address}:{window}", f"mcp:badkey:tenant:{tenant.client_id}:{window}"]
+    )
+    if by_address >= settings.MCP_FAILED_KEYS_PER_ADDRESS or (
+        by_address and by_tenant >= settings.MCP_FAILED_KEYS_PER_TENANT
+    ):
+        return refusals.too_many_failed_keys(max(1, int((window + 1) * 60 - now)))
+    return None
+
+
+async def note_failed_key(address: str, tenant: TenantSettings) -> None:
+    window = int(time.time() // 60)
+    for key in (f"mcp:badkey:addr:{address}:{window}", f"mcp:badkey:tenant:{tenant.client_id}:{window}"):
+        backend = caches["default"]
+        if isinstance(backend, LocMemCache):
+            _count(backend, key)
+        else:
+            await sync_to_async(_count, thread_sensitive=False)(backend, key)
+
+
+async def _read_counts(keys: list[str]) -> list[int]:
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        found = backend.get_many(keys)
+    else:
+        found = await sync_to_async(backend.get_many, thread_sensitive=False)(keys)
+    return [int(found.get(key, 0)) for key in keys]

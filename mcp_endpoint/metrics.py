@@ -37,7 +37,9 @@ UPSTREAM_SECONDS = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CACHE_EVENTS = Counter(
-    "oneapp_mcp_server_cache", "Server cache hits, misses, builds and evictions.", ["event"]
+    "oneapp_mcp_server_cache",
+    "Tenant cache hits, misses, absent ids remembered, builds and evictions.",
+    ["event"],
 )
 CACHED_TENANTS = Gauge(
     "oneapp_mcp_cached_tenants", "Tenants whose MCP server is cached.", multiprocess_mode="livesum"
@@ -46,6 +48,7 @@ CACHED_TENANTS = Gauge(
 # Bound once: a labelled child costs a dict lookup per use, these are on every request.
 CACHE_HIT = CACHE_EVENTS.labels("hit")
 CACHE_MISS = CACHE_EVENTS.labels("miss")
+CACHE_ABSENT = CACHE_EVENTS.labels("absent")  # a miss answered from the memory of an absent tenant
 CACHE_BUILD = CACHE_EVENTS.labels("build")
 CACHE_EVICTION = CACHE_EVENTS.labels("eviction")
 

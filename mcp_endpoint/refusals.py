@@ -59,6 +59,12 @@ UNSUPPORTED_MEDIA_TYPE = Refusal(
     "The request body must be JSON, sent with 'Content-Type: application/json'.",
 )
 PAYLOAD_TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts.")
+DATABASE_UNAVAILABLE = Refusal(
+    503,
+    "SERVICE_UNAVAILABLE",
+    "The service cannot read its configuration right now. Retry shortly.",
+    (("Retry-After", "5"),),
+)
 TENANT_UNAVAILABLE = Refusal(
     503, "TENANT_UNAVAILABLE", "This client's configuration cannot be used right now. Contact the operator."
 )
@@ -69,6 +75,15 @@ def rate_limited(retry_after: int) -> Refusal:
         429,
         "RATE_LIMITED",
         f"Too many requests for this client. Retry after {retry_after} s.",
+        (("Retry-After", str(retry_after)),),
+    )
+
+
+def too_many_failed_keys(retry_after: int) -> Refusal:
+    return Refusal(
+        429,
+        "TOO_MANY_FAILED_KEYS",
+        f"Too many requests with a wrong access key. Retry after {retry_after} s with the right key.",
         (("Retry-After", str(retry_after)),),
     )
 

@@ -11,6 +11,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
+from django.db import Error as DatabaseFailure
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -20,9 +21,11 @@ from mcp_endpoint.cache import invalidate, tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
+from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
+_quiet = QuietLog(logger, interval=30.0)
 
 
 async def answer(request: McpRequest) -> Answer:
@@ -71,14 +74,16 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
     for _ in range(3):  # a tenant retired between lookup and use is looked up again
         try:
             live = await tenant_cache().aget(client_id)
-        except TokenDecryptionError as exc:
-            logger.error("tenant %s cannot be served: %s", client_id, exc)
+        except TokenDecryptionError:  # said once per tenant and minute by the cache
             return refusals.TENANT_UNAVAILABLE.answer()
+        except DatabaseFailure as exc:  # no connection, or it broke: the next request tries again
+            _quiet.log(logging.ERROR, "database", "cannot read tenants: the database failed (%r)", exc)
+            return refusals.DATABASE_UNAVAILABLE.answer()
         if live is None:
             return refusals.unknown_client(client_id).answer()
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
-        refusal = _check_key(request, live)
+        refusal = await _check_key(request, live)
         if refusal is None and not counted:
             counted = True
             refusal = await guards.check_rate(live.settings)
@@ -98,9 +103,15 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
     return refusals.TENANT_UNAVAILABLE.answer()
 
 
-def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal | None:
+async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal | None:
+    if not settings.MCP_REQUIRE_ACCESS_KEY:
+        return None
+    if refusal := await guards.check_failed_keys(request.client_address, live.settings):
+        return refusal
     now = timezone.now()
     key = guards.authenticate(request.headers.get("authorization"), live.settings, now)
+    if key is refusals.INVALID_ACCESS_KEY:  # a wrong key, not a missing one (a client's first try)
+        await guards.note_failed_key(request.client_address, live.settings)
     if isinstance(key, refusals.Refusal):
         return key
     if key is not None:

@@ -38,6 +38,13 @@ if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=False)
 
+# Admin sign-in (tenants/admin/sign_in.py): after this many failures for one user name, or from one
+# client address, further attempts are refused, the right password included, until the window that
+# began with the first of them has passed. Counted in the cache (CACHE_URL): per worker unless shared.
+ADMIN_SIGN_IN_FAILURES_PER_USER: int = env.int("ADMIN_SIGN_IN_FAILURES_PER_USER", default=5)
+ADMIN_SIGN_IN_FAILURES_PER_ADDRESS: int = env.int("ADMIN_SIGN_IN_FAILURES_PER_ADDRESS", default=20)
+ADMIN_SIGN_IN_WINDOW_SECONDS: int = env.int("ADMIN_SIGN_IN_WINDOW_SECONDS", default=900)
+
 # The project's own settings below are annotated: django-environ's values are untyped to mypy.
 # Comma-separated Fernet keys: the first encrypts, all decrypt. Checked by tenants.E001/E002.
 TOKEN_ENCRYPTION_KEYS: list[str] = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
@@ -137,10 +144,19 @@ LOGGING = {
 # The /mcp endpoint
 MCP_SERVER_CACHE_TTL_SECONDS: float = env.float("MCP_SERVER_CACHE_TTL_SECONDS", default=300.0)
 MCP_SERVER_CACHE_MAX_ENTRIES: int = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", default=1000)
+# How long a worker remembers that a client id has no servable tenant (unknown, disabled, or its
+# token cannot be decrypted), so that a flood of such ids costs no database query each. A change to
+# that tenant ends it at once, in every worker (the change feed).
+MCP_ABSENT_TENANT_SECONDS: float = env.float("MCP_ABSENT_TENANT_SECONDS", default=30.0)
 # Browser origins allowed to call /mcp; any other Origin gets 403 (DNS-rebinding protection, MCP spec).
 MCP_ALLOWED_ORIGINS: list[str] = env.list("MCP_ALLOWED_ORIGINS", default=[])
 # Clients must send a tenant's access key as `Authorization: Bearer <key>` (mcp_endpoint.W001 when off).
 MCP_REQUIRE_ACCESS_KEY: bool = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
+# Failed access keys allowed per minute from one client address (then 429 before any key check),
+# and per tenant (then 429 for the addresses that have failed at all). Behind a load balancer, run
+# uvicorn with --proxy-headers and --forwarded-allow-ips so that the address is the client's.
+MCP_FAILED_KEYS_PER_ADDRESS: int = env.int("MCP_FAILED_KEYS_PER_ADDRESS", default=20)
+MCP_FAILED_KEYS_PER_TENANT: int = env.int("MCP_FAILED_KEYS_PER_TENANT", default=200)
 # Requests larger than this get 413 before they are parsed.
 MCP_MAX_REQUEST_BYTES: int = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
 # /metrics answers requests from these networks, or bearing METRICS_TOKEN.
