@@ -2,11 +2,17 @@
 
 forms.py holds the forms, keys.py the access key admin and inline, operations.py the actions on
 running tenants (and their buttons), tenants.py the tenant admin that brings them together.
+sign_in.py limits failed sign-ins to the admin site.
 """
+
+from django.contrib import admin
 
 from tenants.admin.forms import TOKEN_FIELD, AccessKeyForm, ClientConfigForm
 from tenants.admin.keys import KEY_CREATED_TEMPLATE, KEYS_PREFIX, AccessKeyAdmin, IssuedKey
+from tenants.admin.sign_in import ThrottledAdminAuthenticationForm
 from tenants.admin.tenants import ClientConfigAdmin
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 __all__ = [
     "KEYS_PREFIX",
