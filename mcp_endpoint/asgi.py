@@ -10,6 +10,7 @@ balancer's Host (an instance address) is no reason to fail them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -21,7 +22,7 @@ from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.health import liveness, readiness
 from mcp_endpoint.propagation import stop_polling
-from mcp_endpoint.views import answer, counted
+from mcp_endpoint.views import answer, counted, counted_gone
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class McpFrontDoor:
         if body is None:
             await send_answer(counted(refusals.PAYLOAD_TOO_LARGE.answer()), send)
             return
-        await send_answer(await _answer(scope, body), send)
+        result = await _answer_unless_gone(scope, body, receive)
+        if result is not None:
+            await send_answer(result, send)
 
 
 async def _liveness() -> Answer:
@@ -86,6 +89,39 @@ async def lifespan(receive: Any, send: Any) -> None:
                 return
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _answer_unless_gone(scope: Scope, body: bytes, receive: Any) -> Answer | None:
+    """The answer; or None when the client hangs up first, whose OneApp call is then cancelled.
+
+    uvicorn tells a hang-up only to whoever waits on `receive`, and does not cancel the request.
+    """
+    request = asyncio.current_task()
+    if request is None:  # not under a server's task (never under uvicorn): nothing to cancel
+        return await _answer(scope, body)
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone = True
+        request.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch(), name="watch-mcp-client")
+    try:
+        result: Answer | None = await _answer(scope, body)
+    except asyncio.CancelledError:
+        if not gone:
+            raise  # the server is cancelling us (shutdown): not ours to swallow
+        result = None
+    finally:
+        watcher.cancel()
+    if gone:
+        request.uncancel()
+        counted_gone()
+        return None
+    return result
 
 
 async def _answer(scope: Scope, body: bytes) -> Answer:

@@ -25,6 +25,7 @@ from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
+CLIENT_GONE = "CLIENT_GONE"
 _quiet = QuietLog(logger, interval=30.0)
 
 
@@ -37,6 +38,11 @@ def counted(result: Answer) -> Answer:
     """Every /mcp answer, refusals included, passes here once on its way out, for the requests metric."""
     metrics.REQUESTS.labels(result.outcome).inc()
     return result
+
+
+def counted_gone() -> None:
+    """A request whose client hung up before its answer (nothing was sent)."""
+    metrics.REQUESTS.labels(CLIENT_GONE).inc()
 
 
 @csrf_exempt

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 
 import httpx
 import pytest
@@ -17,13 +18,13 @@ from asgiref.sync import async_to_sync
 from django.db import OperationalError, connection
 from django.test import AsyncClient
 
-from mcp_endpoint import guards
-from mcp_endpoint.cache import TenantCache
+from mcp_endpoint import cache as cache_module
+from mcp_endpoint import guards, metrics, views
+from mcp_endpoint.cache import TenantCache, tenant_cache
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
 from tenants.models import TenantSettings
-from tests.conftest import ACME_KEY, give_key
-from tests.mcp_client import INITIALIZE, JSON_HEADERS
+from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS, give_key
 
 GLOBEX_KEY = "omk_globex01_" + "g" * 43
 WRONG_KEY = ACME_KEY[:13] + "w" * 43
@@ -186,6 +187,7 @@ def test_with_the_database_down_an_uncached_tenant_gets_503_and_the_log_one_line
 ):
     make_tenant("acme")
     caplog.set_level(logging.WARNING)
+    monkeypatch.setattr(views, "_quiet", QuietLog(views.logger, interval=30))  # nothing said yet
 
     def unreachable() -> None:
         raise failure("connection to server at 10.9.9.9 failed: Connection refused")
@@ -232,7 +234,10 @@ def test_a_write_lock_held_elsewhere_does_not_hold_up_first_requests_or_readyz(
 # Item 12: a token that the keys cannot decrypt is said once, and the row is not read on every request.
 
 
-async def test_an_undecryptable_tenant_is_read_once_said_once_and_refused_from_memory(caplog):
+async def test_an_undecryptable_tenant_is_read_once_said_once_and_refused_from_memory(caplog, monkeypatch):
+    monkeypatch.setattr(
+        cache_module, "_quiet", QuietLog(cache_module.logger, interval=60)
+    )  # nothing said yet
     loader = CountingLoader(TokenDecryptionError("The upstream token of acme cannot be decrypted."))
     cache = TenantCache(loader, ttl_seconds=300, max_entries=10)
     caplog.set_level(logging.ERROR, logger="mcp_endpoint")
@@ -245,3 +250,28 @@ async def test_an_undecryptable_tenant_is_read_once_said_once_and_refused_from_m
     assert [r.getMessage() for r in caplog.records if r.name == "mcp_endpoint.cache"] == [
         "tenant acme cannot be served: The upstream token of acme cannot be decrypted."
     ]
+
+
+# Item 7 (the front door's part): a client that hangs up has its OneApp call cancelled.
+
+
+@pytest.mark.usefixtures("oneapp_tenant")
+def test_a_client_that_hangs_up_has_its_upstream_call_cancelled(live_server_url, fake_oneapp):
+    fake_oneapp.reply("/core-api/core/sucursales", body=[], delay=3)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "core_list_sucursales", "arguments": {}},
+    }
+    gone_before = metrics.REQUESTS.labels("CLIENT_GONE")._value.get()
+
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(live_server_url + "/mcp", headers=acme(ACME_KEY), content=json.dumps(call), timeout=0.5)
+
+    live = tenant_cache()._entries["acme"].live
+    deadline = time.monotonic() + 1.5  # well before the upstream's answer at 3 s
+    while live._in_flight and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert live._in_flight == 0
+    assert metrics.REQUESTS.labels("CLIENT_GONE")._value.get() == gone_before + 1
