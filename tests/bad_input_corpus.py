@@ -22,11 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tests.conftest import ACME_KEY
+from tests.helpers import ACME_KEY, CORE, GLOBEX_KEY
 
-GLOBEX_KEY = "omk_globex01_" + "g" * 43  # tenant "globex", created next to "acme" for entries naming it
 PROTOCOL = "2026-07-28"
-CORE = "/core-api"  # the path prefix of the test tenants' core base URL
 
 REFUSED = "refused"
 ACCEPTED = "accepted"

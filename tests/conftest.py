@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests run against a real database (SQLite, or PostgreSQL via DATABASE_URL)."""
+"""Shared fixtures (and only fixtures: what tests share besides is in tests/helpers.py). Tests run
+against a real database (SQLite, or PostgreSQL via DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -9,51 +10,14 @@ import pytest
 from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
 from django.core.cache import caches
-from django.db import connection, connections
+from django.db import connections
 
 from mcp_endpoint import guards
 from mcp_endpoint.cache import tenant_cache
-from tenants.keys import hash_key
-from tenants.models import AccessKey, ClientConfig
+from tenants.models import ClientConfig
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import ACME_KEY, CANARY_TOKEN, give_key
 from tests.live_server import UvicornThread
-
-CANARY_TOKEN = "Bearer canary-upstream-token-7f3a9c1e2b"
-# A fixed, well-formed access key for tenant "acme", so tests can send it without reading it back.
-ACME_KEY = "omk_acme0key_" + "canaryAccessKeyForTheTestSuiteOnly0123456789"[:43]
-
-
-def give_key(tenant: ClientConfig, key: str, **fields: Any) -> AccessKey:
-    """Store a known key for a tenant (as AccessKey.issue would, but with a key the test knows)."""
-    values = {"name": "tests", **fields}
-    return AccessKey.objects.create(tenant=tenant, prefix=key[4:12], key_hash=hash_key(key), **values)
-
-
-def raw_token(client_id: str) -> str:
-    """The token column exactly as the database holds it."""
-    with connection.cursor() as cursor:
-        # Quoted: AUTHORIZATION is a reserved word in PostgreSQL.
-        cursor.execute('SELECT "authorization" FROM tenants_clientconfig WHERE client_id = %s', [client_id])
-        return cursor.fetchone()[0]
-
-
-def tenant_form(**overrides: str) -> dict[str, str]:
-    """The tenant admin form as a browser posts it for tenant "acme"; `enabled` is a checkbox."""
-    data = {
-        "client_id": "acme",
-        "name": "Acme",
-        "description": "",
-        "enabled": "on",
-        "core_base_url": "https://core.example.test",
-        "client_base_url": "https://front.example.test",
-        "client_header": "acme",
-        "http_timeout_ms": "30000",
-        "rate_limit_per_minute": "600",
-        "max_concurrent_calls": "50",
-        "new_token": "",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture

@@ -9,20 +9,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import ACME_KEY
-
-# A 2025-revision initialize request, for tests that speak HTTP without the SDK's client.
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-JSON_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+from tests.helpers import ACME_KEY
 
 MODES = ["auto", "legacy"]  # the 2026-07-28 per-request revision, and the 2025 initialize handshake
 

@@ -14,18 +14,16 @@ import pytest
 
 from tests.bad_input_corpus import (
     ACCEPTED,
-    CORE,
     CORPUS,
     CORPUS_FAMILIES,
-    GLOBEX_KEY,
     REFUSED,
     SERVED,
     Entry,
     wire,
 )
 from tests.bad_input_corpus import tools_list as tools_list_body
-from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, GLOBEX_KEY, give_key
 
 TRACEBACK = b"Traceback (most recent call last)"
 SECRETS = [CANARY_TOKEN.split()[1].encode(), ACME_KEY.encode(), GLOBEX_KEY.encode()]

@@ -26,7 +26,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN
 from tests.mcp_client import connect
 
 CHROMIUM = "/usr/bin/chromium"

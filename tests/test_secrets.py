@@ -39,10 +39,10 @@ from tenants.keys import KEY_PATTERN, hash_key
 from tenants.legacy import ENV_VARS
 from tenants.models import AccessKey, ClientConfig
 from tests import mcp_client
-from tests.conftest import raw_token
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import CORE, INITIALIZE, JSON_HEADERS, raw_token
 from tests.live_server import free_port
-from tests.mcp_client import INITIALIZE, JSON_HEADERS, MODES, connect
+from tests.mcp_client import MODES, connect
 
 # Fresh for every run, and distinctive: nothing else in the project can contain them by chance.
 TOKEN = f"Bearer CANARY-TOKEN-{uuid.uuid4().hex}"
@@ -54,7 +54,6 @@ LOGGERS = ("tenants", "mcp_endpoint", "django", "mcp", "httpx", "httpcore", "uvi
 FRAGMENT = 12  # this many characters of a secret's random part, found anywhere, are a leak
 ANY_KEY = re.compile(r"omk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")
 LEGACY_VARS = ("CLIENTS_CONFIG", *ENV_VARS.values())
-CORE = "/core-api"
 
 
 # What counts as a leak, and where to look for one

@@ -14,8 +14,8 @@ from django.urls import reverse
 from tenants.admin import TOKEN_FIELD
 from tenants.admin.forms import ClientConfigForm
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN, tenant_form
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import CANARY_TOKEN, tenant_form
 
 NEW_TOKEN = "Bearer Zr8kW3nQ5tY7uP2mX4vB9cL6d1e"
 ATTACKER_URL = "https://attacker.example.test"

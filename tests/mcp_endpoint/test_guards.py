@@ -1,8 +1,7 @@
-"""Inbound access keys: `Authorization: Bearer omk_…` at /mcp, and the key helpers in tenants/keys.py."""
+"""Inbound access keys at /mcp (mcp_endpoint/guards.py): `Authorization: Bearer omk_…`, refused or
+accepted, checked without a query on a warm cache, and their last use recorded about once a minute."""
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -11,7 +10,6 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.core.checks import run_checks
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import AsyncClient
 from django.test.utils import CaptureQueriesContext
@@ -19,29 +17,25 @@ from django.utils import timezone
 
 from mcp_endpoint import guards, views
 from mcp_endpoint.cache import tenant_cache
-from tenants.keys import KEY_PATTERN, StoredKey, find_key, generate_key, hash_key
 from tenants.models import AccessKey, ClientConfig, TenantChange
-from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
+from tests.helpers import (
+    ACME_KEY,
+    CALL_TOOL,
+    CANARY_TOKEN,
+    GLOBEX_KEY,
+    JSON_HEADERS,
+    REVOKED_KEY,
+    WRONG_SECRET_KEY,
+    give_key,
+)
 from tests.mcp_client import MODES, connect
 
-GLOBEX_KEY = "omk_globex01_" + "g" * 43
-REVOKED_KEY = "omk_revoked1_" + "r" * 43
 EXPIRED_KEY = "omk_expired1_" + "e" * 43
-# Acme's prefix with another secret: what a guess that got the visible part right looks like.
-WRONG_SECRET_KEY = ACME_KEY[:13] + "w" * 43
-
-CALL_TOOL = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "tools/call",
-    "params": {"name": "core_list_sucursales", "arguments": {}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def post(url: str, authorization: str | None = None, client_id: str | None = "acme", **headers: str):
     """A tools/call that reaches OneApp if it gets through, with exactly the headers given."""
-    sent = dict(MCP_HEADERS)
+    sent = dict(JSON_HEADERS)
     if client_id is not None:
         sent["X-Client-ID"] = client_id
     if authorization is not None:
@@ -258,22 +252,6 @@ def test_with_keys_not_required_a_request_without_a_key_gets_through(
     assert len(fake_oneapp.received) == 1
 
 
-def w001(settings, required: bool) -> list:
-    settings.MCP_REQUIRE_ACCESS_KEY = required
-    return [message for message in run_checks() if message.id == "mcp_endpoint.W001"]
-
-
-def test_keys_not_required_is_reported_as_warning_w001(settings):
-    [warning] = w001(settings, required=False)
-    assert warning.is_serious() is False
-    assert "MCP_REQUIRE_ACCESS_KEY" in warning.msg
-    assert "create_access_key" in warning.hint
-
-
-def test_keys_required_raises_no_w001(settings):
-    assert w001(settings, required=True) == []
-
-
 # Checking a key costs no query; its use is recorded about once a minute.
 
 
@@ -285,7 +263,7 @@ def in_process(requests: int, between=None) -> tuple[list[int], list[list[str]]]
     """
     queries = CaptureQueriesContext(connections[DEFAULT_DB_ALIAS])
     client = AsyncClient()
-    headers = {"Accept": MCP_HEADERS["Accept"], "X-Client-ID": "acme", "Authorization": bearer(ACME_KEY)}
+    headers = {"Accept": JSON_HEADERS["Accept"], "X-Client-ID": "acme", "Authorization": bearer(ACME_KEY)}
     statuses: list[int] = []
     sql: list[list[str]] = []
 
@@ -388,7 +366,7 @@ async def test_the_plaintext_key_appears_in_no_log_and_no_response(
     responses = []
     async with httpx.AsyncClient() as http:
         for authorization in [bearer(ACME_KEY), bearer(WRONG_SECRET_KEY), WRONG_SECRET_KEY, None]:
-            headers = {**MCP_HEADERS, "X-Client-ID": "acme"}
+            headers = {**JSON_HEADERS, "X-Client-ID": "acme"}
             if authorization is not None:
                 headers["Authorization"] = authorization
             responses.append(await http.post(live_server_url + "/mcp", headers=headers, json=CALL_TOOL))
@@ -403,79 +381,3 @@ async def test_the_plaintext_key_appears_in_no_log_and_no_response(
             assert secret not in response.text
             assert secret not in str(response.headers)
         assert all(secret not in str(received) for received in fake_oneapp.received)
-
-
-# tenants/keys.py
-
-
-def test_a_generated_key_is_omk_prefix_and_a_43_character_secret():
-    key, prefix = generate_key()
-    match = KEY_PATTERN.fullmatch(key)
-    assert match is not None and match.group(1) == prefix
-    assert key.startswith(f"omk_{prefix}_") and len(key) == 4 + 8 + 1 + 43
-    assert generate_key() != generate_key()
-
-
-def test_a_key_is_hashed_with_sha256_to_64_hex_characters():
-    assert hash_key(ACME_KEY) == hashlib.sha256(ACME_KEY.encode()).hexdigest()
-    assert len(hash_key(ACME_KEY)) == 64
-    assert hash_key(ACME_KEY) != hash_key(WRONG_SECRET_KEY)
-
-
-NOW = timezone.now()
-
-
-def digest(key: str, id: int = 1, prefix: str | None = None, expires_at=None) -> StoredKey:
-    return StoredKey(id, key[4:12] if prefix is None else prefix, hash_key(key), expires_at)
-
-
-def test_find_key_returns_the_digest_of_the_presented_key_among_several():
-    mine = digest(ACME_KEY, id=2)
-    digests = (digest(GLOBEX_KEY, id=1), mine, digest(REVOKED_KEY, id=3))
-    assert find_key(ACME_KEY, digests, NOW) is mine
-
-
-@pytest.mark.parametrize(
-    ("presented", "digests"),
-    [
-        pytest.param(WRONG_SECRET_KEY, (digest(ACME_KEY),), id="wrong-secret"),
-        pytest.param(ACME_KEY, (digest(ACME_KEY, prefix="zzzzzzzz"),), id="hash-matches-but-prefix-differs"),
-        pytest.param("omk_unknown1_" + "u" * 43, (digest(ACME_KEY),), id="well-formed-but-unknown"),
-        pytest.param(ACME_KEY, (), id="tenant-without-keys"),
-        pytest.param(ACME_KEY, (digest(ACME_KEY, expires_at=NOW - timedelta(seconds=1)),), id="expired"),
-        pytest.param(ACME_KEY, (digest(ACME_KEY, expires_at=NOW),), id="expiring-this-instant"),
-    ],
-)
-def test_find_key_finds_nothing_for_a_key_that_is_not_a_live_one(presented, digests):
-    assert find_key(presented, digests, NOW) is None
-
-
-def test_find_key_accepts_a_key_until_it_expires():
-    mine = digest(ACME_KEY, expires_at=NOW + timedelta(seconds=1))
-    assert find_key(ACME_KEY, (mine,), NOW) is mine
-
-
-@pytest.fixture
-def compared(monkeypatch) -> list[tuple[str, str]]:
-    calls = []
-    real = hmac.compare_digest
-
-    def spy(a, b):
-        calls.append((a, b))
-        return real(a, b)
-
-    monkeypatch.setattr("tenants.keys.hmac.compare_digest", spy)
-    return calls
-
-
-def test_find_key_compares_the_hash_with_every_candidate_in_constant_time(compared):
-    digests = (digest(ACME_KEY, id=1), digest(GLOBEX_KEY, id=2), digest(REVOKED_KEY, id=3))
-    assert find_key(ACME_KEY, digests, NOW) is digests[0]
-    # All three, though the first matched: the time taken does not tell which one did.
-    assert compared == [(hash_key(ACME_KEY), d.hash) for d in digests]
-
-
-@pytest.mark.parametrize("presented", ["", "Bearer", "omk_short", ACME_KEY + " ", "x" * 10_000])
-def test_find_key_refuses_a_malformed_key_before_hashing_or_comparing(compared, presented):
-    assert find_key(presented, (digest(ACME_KEY),), NOW) is None
-    assert compared == []

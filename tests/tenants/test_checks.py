@@ -1,3 +1,5 @@
+"""The tenants app's system checks: TOKEN_ENCRYPTION_KEYS missing or malformed (tenants.E001, E002)."""
+
 from django.core.checks import run_checks
 
 

@@ -1,4 +1,5 @@
-"""OneAppClient against a real HTTP server on 127.0.0.1 (the fake OneApp); a mock transport only for DNS failures."""
+"""OneAppClient against a real HTTP server on 127.0.0.1 (the fake OneApp); a mock transport only for DNS
+failures."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pytest
 from tenants.models import TenantSettings
 from tenants.oneapp.catalog import CATALOG
 from tenants.oneapp.client import MAX_ERROR_SNIPPET, OneAppClient, UpstreamError
-from tests.conftest import CANARY_TOKEN
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import CANARY_TOKEN
 from tests.live_server import free_port
 
 CANARY_SECRET = CANARY_TOKEN.removeprefix("Bearer ")

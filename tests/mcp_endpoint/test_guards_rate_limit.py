@@ -15,16 +15,9 @@ from mcp_endpoint import guards
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
-from tests.conftest import ACME_KEY, give_key
+from tests.helpers import ACME_KEY, CALL_TOOL, GLOBEX_KEY, give_key
 
-GLOBEX_KEY = "omk_globex01_" + "g" * 43
 WINDOW = 29_000_000  # a fixed minute, so that no test straddles the turn of a real one
-CALL_TOOL = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "tools/call",
-    "params": {"name": "core_list_sucursales", "arguments": {}},
-}
 
 
 class Clock:

@@ -1,5 +1,5 @@
-"""The tenant admin as an operating tool: tool allow-list, server cache status and drop, confirmation
-before a bulk disable, and help on every field. Through the Django test client, on the real database."""
+"""What staff do to running tenants (tenants/admin/operations.py): the server cache status and drop, and
+confirmation before a bulk disable. Through the Django test client, on the real database."""
 
 import asyncio
 import re
@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import Permission, User
-from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -20,110 +18,16 @@ from tenants import serving
 from tenants.admin import operations
 from tenants.admin.operations import DISABLE_CONFIRMATION_TEMPLATE
 from tenants.models import ClientConfig, TenantChange
-from tenants.oneapp.catalog import CATALOG, TOOL_NAMES
-from tests.conftest import tenant_form
-
-CHANGELIST = reverse("admin:tenants_clientconfig_changelist")
-
-
-def change_url(tenant: ClientConfig) -> str:
-    return reverse("admin:tenants_clientconfig_change", args=[tenant.pk])
+from tests.helpers import TENANTS_CHANGELIST, change_url, messages_of, view_only_client
 
 
 def drop_url(tenant: ClientConfig) -> str:
     return reverse("admin:tenants_clientconfig_drop_cached_server", args=[tenant.pk])
 
 
-def form_data(tenant: ClientConfig, **overrides) -> dict:
-    """The change form of a make_tenant tenant, keys section untouched; no tool ticked unless given."""
-    return tenant_form(
-        client_id=tenant.client_id,
-        name=tenant.name,
-        **{"access_keys-TOTAL_FORMS": "0", "access_keys-INITIAL_FORMS": "0", **overrides},
-    )
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
 def action(client: Client, name: str, tenants: list[ClientConfig], **extra):
     selected = [tenant.pk for tenant in tenants]
-    return client.post(CHANGELIST, {"action": name, "_selected_action": selected, **extra})
-
-
-# The tool allow-list and the read-only switch.
-
-
-@pytest.mark.django_db
-def test_the_form_offers_one_checkbox_per_tool_labelled_with_its_name_and_description(
-    admin_client, make_tenant
-):
-    page = admin_client.get(change_url(make_tenant("acme")))
-    field = page.context["adminform"].form.fields["allowed_tools"]
-    assert [value for value, _ in field.choices] == list(TOOL_NAMES)
-    assert len(TOOL_NAMES) == 18
-    boxes = re.findall(r'<input type="checkbox" name="allowed_tools" value="([a-z_]+)"', page.text)
-    assert boxes == list(TOOL_NAMES)
-    for spec in CATALOG:
-        assert f"<code>{spec.name}</code>" in page.text
-    assert CATALOG[0].description in page.text
-    assert 'name="read_only"' in page.text
-
-
-@pytest.mark.django_db
-def test_ticking_two_tools_and_read_only_saves_them_on_the_row(admin_client, make_tenant):
-    acme = make_tenant("acme")
-    before = TenantChange.objects.count()
-    chosen = ["moai_visapp_foto", "core_list_sucursales"]
-
-    response = admin_client.post(change_url(acme), form_data(acme, allowed_tools=chosen, read_only="on"))
-
-    assert response.status_code == 302
-    acme.refresh_from_db()
-    assert acme.allowed_tools == ["core_list_sucursales", "moai_visapp_foto"]  # catalog order
-    assert acme.read_only is True
-    assert acme.exposed_tools() == frozenset({"core_list_sucursales"})
-    assert TenantChange.objects.filter(client_id="acme").count() > before  # every worker rebuilds
-
-
-@pytest.mark.django_db
-def test_saved_tools_come_back_ticked(admin_client, make_tenant):
-    acme = make_tenant("acme", allowed_tools=["visual_areas"], read_only=True)
-    page = admin_client.get(change_url(acme))
-    assert re.findall(r'value="([a-z_]+)"[^>]*checked', page.text) == ["visual_areas"]
-    assert re.search(r'name="read_only"[^>]*checked', page.text)
-
-
-@pytest.mark.django_db
-def test_unticking_every_tool_saves_an_empty_list_which_exposes_all(admin_client, make_tenant):
-    acme = make_tenant("acme", allowed_tools=["visual_areas", "core_list_zonas"], read_only=True)
-
-    assert admin_client.post(change_url(acme), form_data(acme)).status_code == 302
-
-    acme.refresh_from_db()
-    assert (acme.allowed_tools, acme.read_only) == ([], False)
-    assert acme.exposed_tools() is None
-
-
-@pytest.mark.django_db
-def test_an_unknown_tool_name_is_a_form_error_and_changes_nothing(admin_client, make_tenant):
-    acme = make_tenant("acme", allowed_tools=["visual_areas"])
-    response = admin_client.post(
-        change_url(acme), form_data(acme, allowed_tools=["visual_areas", "drop_database"])
-    )
-    assert response.status_code == 200
-    assert "allowed_tools" in response.context["adminform"].form.errors
-    acme.refresh_from_db()
-    assert acme.allowed_tools == ["visual_areas"]
-
-
-@pytest.mark.django_db
-def test_a_new_tenant_can_be_added_with_its_allow_list(admin_client):
-    data = {**tenant_form(allowed_tools=["core_list_zonas"]), "access_keys-TOTAL_FORMS": "0"}
-    data["access_keys-INITIAL_FORMS"] = "0"
-    assert admin_client.post(reverse("admin:tenants_clientconfig_add"), data).status_code == 302
-    assert ClientConfig.objects.get().allowed_tools == ["core_list_zonas"]
+    return client.post(TENANTS_CHANGELIST, {"action": name, "_selected_action": selected, **extra})
 
 
 # Whether this worker holds a tenant's server, and dropping it everywhere.
@@ -153,7 +57,7 @@ def worker_cache(monkeypatch) -> TenantCache:
 @pytest.mark.django_db
 def test_list_and_page_say_a_tenant_is_not_cached_in_this_worker(admin_client, make_tenant, worker_cache):
     acme = make_tenant("acme")
-    for url in (CHANGELIST, change_url(acme)):
+    for url in (TENANTS_CHANGELIST, change_url(acme)):
         assert "not cached in this worker" in admin_client.get(url).text
 
 
@@ -164,11 +68,11 @@ def test_list_and_page_say_since_when_this_worker_holds_the_server(admin_client,
     async_to_sync(worker_cache.aget)("acme")
     since = timezone.localtime(datetime.fromtimestamp(worker_cache.built_at("acme"), UTC))
 
-    for url in (CHANGELIST, change_url(acme)):
+    for url in (TENANTS_CHANGELIST, change_url(acme)):
         page = admin_client.get(url).text
         [shown] = re.findall(r"cached in this worker since (?:\d{4}-\d\d-\d\d )?(\d\d:\d\d:\d\d)", page)
         assert shown == f"{since:%H:%M:%S}"
-    assert "not cached in this worker" in admin_client.get(CHANGELIST).text  # globex
+    assert "not cached in this worker" in admin_client.get(TENANTS_CHANGELIST).text  # globex
 
 
 @pytest.mark.django_db
@@ -246,10 +150,7 @@ def test_buttons_need_the_csrf_token_of_the_page(admin_user, make_tenant):
 @pytest.mark.django_db
 def test_view_only_staff_get_no_drop_button_and_cannot_post_it(make_tenant):
     acme = make_tenant("acme")
-    user = User.objects.create_user("viewer", password="unused", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_clientconfig"))
-    viewer = Client()
-    viewer.force_login(user)
+    viewer = view_only_client("view_clientconfig")
     changes = TenantChange.objects.count()
 
     assert 'id="drop-cached-server"' not in viewer.get(change_url(acme)).text
@@ -287,7 +188,7 @@ def test_yes_on_the_confirmation_page_disables_exactly_the_listed_tenants(admin_
     hidden = dict.fromkeys(re.findall(r'name="_selected_action" value="(\d+)"', page))
 
     response = admin_client.post(
-        CHANGELIST,
+        TENANTS_CHANGELIST,
         {"action": "disable_tenants", "post": "yes", "_selected_action": list(hidden)},
         follow=True,
     )
@@ -306,56 +207,3 @@ def test_enabling_needs_no_confirmation(admin_client, make_tenant):
     response = action(admin_client, "enable_tenants", [off])
     assert response.status_code == 302
     assert ClientConfig.objects.get().enabled is True
-
-
-# Usability.
-
-
-def help_texts(page) -> dict[str, str]:
-    """Every field of the tenant page, the keys inline's included, with its help text."""
-    shown = {}
-    for fieldset in page.context["adminform"]:
-        for line in fieldset:
-            for field in line:
-                if field.is_readonly:
-                    shown[field.field["name"]] = str(field.field["help_text"])
-                else:
-                    shown[field.field.name] = str(field.field.help_text)
-    for inline in page.context["inline_admin_formsets"]:
-        for column in inline.fields():
-            shown[f"keys.{column['name']}"] = str(column["help_text"] or "")
-    return shown
-
-
-@pytest.mark.django_db
-def test_every_field_on_the_tenant_page_has_help_text(admin_client, make_tenant):
-    shown = help_texts(admin_client.get(change_url(make_tenant("acme"))))
-    assert len(shown) > 20
-    assert [name for name, text in shown.items() if not text.strip()] == []
-
-
-@pytest.mark.django_db
-def test_every_field_on_the_add_page_has_help_text(admin_client):
-    shown = help_texts(admin_client.get(reverse("admin:tenants_clientconfig_add")))
-    assert [name for name, text in shown.items() if not text.strip()] == []
-
-
-@pytest.mark.django_db
-def test_fieldsets_go_identity_connection_token_tools_limits_then_history(admin_client, make_tenant):
-    page = admin_client.get(change_url(make_tenant("acme")))
-    assert [fieldset.name for fieldset in page.context["adminform"]] == [
-        None,
-        "OneApp connection",
-        "Upstream token",
-        "Tools",
-        "Limits",
-        "Status and history",
-    ]
-
-
-@pytest.mark.django_db
-def test_the_list_is_ordered_by_client_id(admin_client, make_tenant):
-    for client_id in ("zeta", "acme", "mid"):
-        make_tenant(client_id)
-    page = admin_client.get(CHANGELIST)
-    assert [tenant.client_id for tenant in page.context["cl"].result_list] == ["acme", "mid", "zeta"]

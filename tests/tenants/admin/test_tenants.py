@@ -1,12 +1,11 @@
-"""The tenant admin, through the Django test client against the real database."""
+"""The tenant admin (tenants/admin/tenants.py and its write-only token): through the Django test client, on
+the real database."""
 
 import json
 import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
-from django.contrib.messages import get_messages
 from django.db.models.signals import post_save
 from django.test import Client
 from django.urls import reverse
@@ -14,18 +13,21 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from tenants.admin import TOKEN_FIELD, ClientConfigAdmin
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN, raw_token, tenant_form
+from tests.helpers import (
+    CANARY_TOKEN,
+    TENANT_ADD,
+    TENANTS_CHANGELIST,
+    change_url,
+    messages_of,
+    raw_token,
+    tenant_form,
+    view_only_client,
+)
 
 # Typed into the admin forms. No dictionary words, so any 8-character piece of it in a page is a leak.
 ADMIN_TOKEN = "Bearer Qx7vK2pL9wR4tZ8mN3sD6fH1a2b"
 ADMIN_HINT = "••••1a2b"
 CANARY_HINT = "••••" + CANARY_TOKEN[-4:]
-CHANGELIST = reverse("admin:tenants_clientconfig_changelist")
-ADD = reverse("admin:tenants_clientconfig_add")
-
-
-def change_url(tenant: ClientConfig) -> str:
-    return reverse("admin:tenants_clientconfig_change", args=[tenant.pk])
 
 
 def form_data(**overrides: str) -> dict[str, str]:
@@ -67,11 +69,11 @@ def saves():
 
 @pytest.mark.django_db
 def test_added_tenant_stores_the_token_encrypted_and_no_page_ever_shows_it(admin_client):
-    add_page = admin_client.get(ADD)
+    add_page = admin_client.get(TENANT_ADD)
     assert add_page.status_code == 200
     assert f'name="{TOKEN_FIELD}"' in add_page.text
 
-    response = admin_client.post(ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
+    response = admin_client.post(TENANT_ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
     assert response.status_code == 302
     tenant = ClientConfig.objects.get(client_id="acme")
     assert tenant.authorization == ADMIN_TOKEN
@@ -79,7 +81,7 @@ def test_added_tenant_stores_the_token_encrypted_and_no_page_ever_shows_it(admin
 
     pages = {
         "redirect target": admin_client.get(response.url),
-        "changelist": admin_client.get(CHANGELIST),
+        "changelist": admin_client.get(TENANTS_CHANGELIST),
         "change": admin_client.get(change_url(tenant)),
         "history": admin_client.get(reverse("admin:tenants_clientconfig_history", args=[tenant.pk])),
         "delete": admin_client.get(reverse("admin:tenants_clientconfig_delete", args=[tenant.pk])),
@@ -94,7 +96,7 @@ def test_added_tenant_stores_the_token_encrypted_and_no_page_ever_shows_it(admin
 
 @pytest.mark.django_db
 def test_add_page_offers_no_token_status_or_clear_choice(admin_client):
-    form = admin_client.get(ADD).context["adminform"].form
+    form = admin_client.get(TENANT_ADD).context["adminform"].form
     assert TOKEN_FIELD in form.fields
     assert "clear_token" not in form.fields
     assert "client_id" in form.fields
@@ -102,20 +104,20 @@ def test_add_page_offers_no_token_status_or_clear_choice(admin_client):
 
 @pytest.mark.django_db
 def test_clear_token_posted_to_the_add_page_is_ignored(admin_client):
-    response = admin_client.post(ADD, form_data(clear_token="on", **{TOKEN_FIELD: ADMIN_TOKEN}))
+    response = admin_client.post(TENANT_ADD, form_data(clear_token="on", **{TOKEN_FIELD: ADMIN_TOKEN}))
     assert response.status_code == 302
     assert ClientConfig.objects.get().authorization == ADMIN_TOKEN
 
 
 @pytest.mark.django_db
 def test_tenant_added_without_a_token_has_none(admin_client):
-    assert admin_client.post(ADD, form_data()).status_code == 302
+    assert admin_client.post(TENANT_ADD, form_data()).status_code == 302
     assert ClientConfig.objects.get(client_id="acme").has_token is False
 
 
 @pytest.mark.django_db
 def test_client_id_is_lowercased_on_add(admin_client):
-    assert admin_client.post(ADD, form_data(client_id="  AcMe42 ")).status_code == 302
+    assert admin_client.post(TENANT_ADD, form_data(client_id="  AcMe42 ")).status_code == 302
     assert list(ClientConfig.objects.values_list("client_id", flat=True)) == ["acme42"]
 
 
@@ -123,7 +125,7 @@ def test_client_id_is_lowercased_on_add(admin_client):
 def test_duplicate_client_id_differing_only_in_case_is_a_form_error(admin_client, make_tenant):
     make_tenant("acme")
     response = admin_client.post(
-        ADD, form_data(client_id="ACME", name="Impostor", **{TOKEN_FIELD: ADMIN_TOKEN})
+        TENANT_ADD, form_data(client_id="ACME", name="Impostor", **{TOKEN_FIELD: ADMIN_TOKEN})
     )
     assert response.status_code == 200
     assert "client_id" in form_errors(response)
@@ -154,7 +156,7 @@ def test_duplicate_client_id_differing_only_in_case_is_a_form_error(admin_client
     ],
 )
 def test_invalid_input_on_add_is_a_form_error_and_adds_nothing(admin_client, field, value):
-    response = admin_client.post(ADD, form_data(**{field: value, TOKEN_FIELD: ADMIN_TOKEN}))
+    response = admin_client.post(TENANT_ADD, form_data(**{field: value, TOKEN_FIELD: ADMIN_TOKEN}))
     assert response.status_code == 200
     assert field in form_errors(response)
     assert_token_absent(response.text)
@@ -277,7 +279,7 @@ def test_change_history_names_changed_fields_but_never_the_token(admin_client, m
 
 @pytest.mark.django_db
 def test_add_history_never_carries_the_token(admin_client):
-    admin_client.post(ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
+    admin_client.post(TENANT_ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
     entry = LogEntry.objects.get()
     assert entry.get_change_message() == "Added."
     assert_token_absent(entry.change_message + entry.object_repr)
@@ -302,7 +304,7 @@ def seen_requests(monkeypatch):
 
 @pytest.mark.django_db
 def test_error_reports_cleanse_the_token_posted_to_the_add_page(admin_client, seen_requests):
-    admin_client.post(ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
+    admin_client.post(TENANT_ADD, form_data(**{TOKEN_FIELD: ADMIN_TOKEN}))
     [request] = seen_requests
     assert list(request.sensitive_post_parameters) == [TOKEN_FIELD]
     cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
@@ -326,7 +328,7 @@ def test_error_reports_cleanse_the_token_posted_to_the_change_page(admin_client,
 def test_changelist_shows_masked_hints_and_not_set(admin_client, make_tenant):
     make_tenant("acme")
     make_tenant("empty", authorization="")
-    response = admin_client.get(CHANGELIST)
+    response = admin_client.get(TENANTS_CHANGELIST)
     assert response.status_code == 200
     assert CANARY_HINT in response.text
     assert "not set" in response.text
@@ -343,29 +345,29 @@ def listed(response) -> list[str]:
 def test_changelist_searches_by_client_id_and_by_name(admin_client, make_tenant):
     make_tenant("acme", name="Acme Retail")
     make_tenant("globex", name="Globex Corporation")
-    assert listed(admin_client.get(CHANGELIST, {"q": "glob"})) == ["globex"]
-    assert listed(admin_client.get(CHANGELIST, {"q": "retail"})) == ["acme"]
+    assert listed(admin_client.get(TENANTS_CHANGELIST, {"q": "glob"})) == ["globex"]
+    assert listed(admin_client.get(TENANTS_CHANGELIST, {"q": "retail"})) == ["acme"]
 
 
 @pytest.mark.django_db
 def test_changelist_search_does_not_look_at_the_token(admin_client, make_tenant):
     make_tenant("acme")
-    assert listed(admin_client.get(CHANGELIST, {"q": "canary"})) == []
+    assert listed(admin_client.get(TENANTS_CHANGELIST, {"q": "canary"})) == []
 
 
 @pytest.mark.django_db
 def test_changelist_filters_by_enabled(admin_client, make_tenant):
     make_tenant("acme")
     make_tenant("off", enabled=False)
-    assert listed(admin_client.get(CHANGELIST, {"enabled__exact": "0"})) == ["off"]
-    assert listed(admin_client.get(CHANGELIST, {"enabled__exact": "1"})) == ["acme"]
+    assert listed(admin_client.get(TENANTS_CHANGELIST, {"enabled__exact": "0"})) == ["off"]
+    assert listed(admin_client.get(TENANTS_CHANGELIST, {"enabled__exact": "1"})) == ["acme"]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("lookup", ["authorization", "authorization__startswith", "authorization__isnull"])
 def test_changelist_refuses_lookups_on_the_token(admin_client, make_tenant, lookup):
     make_tenant("acme")
-    response = admin_client.get(CHANGELIST, {lookup: "g"})
+    response = admin_client.get(TENANTS_CHANGELIST, {lookup: "g"})
     assert response.status_code == 400
 
 
@@ -375,7 +377,7 @@ def test_undecryptable_token_is_reported_in_the_changelist_and_change_page(
 ):
     tenant = make_tenant("acme")
     settings.TOKEN_ENCRYPTION_KEYS = [fresh_key]
-    for url in (CHANGELIST, change_url(tenant)):
+    for url in (TENANTS_CHANGELIST, change_url(tenant)):
         response = admin_client.get(url)
         assert response.status_code == 200
         assert "cannot be decrypted" in response.text
@@ -399,14 +401,10 @@ def test_tenant_with_undecryptable_token_can_still_be_edited_keeping_its_ciphert
 
 def run_action(client: Client, action: str, tenants: list[ClientConfig], **extra: str):
     return client.post(
-        CHANGELIST,
+        TENANTS_CHANGELIST,
         {"action": action, "_selected_action": [tenant.pk for tenant in tenants], **extra},
         follow=True,
     )
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 @pytest.mark.django_db
@@ -453,11 +451,7 @@ def test_disable_action_works_when_a_token_cannot_be_decrypted(
 
 @pytest.fixture
 def viewer_client(db):
-    user = User.objects.create_user("viewer", password="unused", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_clientconfig"))
-    client = Client()
-    client.force_login(user)
-    return client
+    return view_only_client("view_clientconfig")
 
 
 @pytest.mark.django_db
@@ -478,3 +472,56 @@ def test_view_only_staff_get_no_bulk_actions(viewer_client, make_tenant):
     response = run_action(viewer_client, "disable_tenants", [acme], post="yes")
     assert response.status_code == 200
     assert ClientConfig.objects.get().enabled is True
+
+
+# Usability.
+
+
+def help_texts(page) -> dict[str, str]:
+    """Every field of the tenant page, the keys inline's included, with its help text."""
+    shown = {}
+    for fieldset in page.context["adminform"]:
+        for line in fieldset:
+            for field in line:
+                if field.is_readonly:
+                    shown[field.field["name"]] = str(field.field["help_text"])
+                else:
+                    shown[field.field.name] = str(field.field.help_text)
+    for inline in page.context["inline_admin_formsets"]:
+        for column in inline.fields():
+            shown[f"keys.{column['name']}"] = str(column["help_text"] or "")
+    return shown
+
+
+@pytest.mark.django_db
+def test_every_field_on_the_tenant_page_has_help_text(admin_client, make_tenant):
+    shown = help_texts(admin_client.get(change_url(make_tenant("acme"))))
+    assert len(shown) > 20
+    assert [name for name, text in shown.items() if not text.strip()] == []
+
+
+@pytest.mark.django_db
+def test_every_field_on_the_add_page_has_help_text(admin_client):
+    shown = help_texts(admin_client.get(reverse("admin:tenants_clientconfig_add")))
+    assert [name for name, text in shown.items() if not text.strip()] == []
+
+
+@pytest.mark.django_db
+def test_fieldsets_go_identity_connection_token_tools_limits_then_history(admin_client, make_tenant):
+    page = admin_client.get(change_url(make_tenant("acme")))
+    assert [fieldset.name for fieldset in page.context["adminform"]] == [
+        None,
+        "OneApp connection",
+        "Upstream token",
+        "Tools",
+        "Limits",
+        "Status and history",
+    ]
+
+
+@pytest.mark.django_db
+def test_the_list_is_ordered_by_client_id(admin_client, make_tenant):
+    for client_id in ("zeta", "acme", "mid"):
+        make_tenant(client_id)
+    page = admin_client.get(TENANTS_CHANGELIST)
+    assert [tenant.client_id for tenant in page.context["cl"].result_list] == ["acme", "mid", "zeta"]

@@ -1,5 +1,6 @@
-"""Graceful shutdown of a real uvicorn process: SIGTERM drains the calls in flight, then the ASGI
-lifespan shutdown closes every tenant's upstream pool, and uvicorn finishes."""
+"""The ASGI front door (mcp_endpoint/asgi.py) under uvicorn: what it leaves to Django, its last-resort 500,
+and graceful shutdown of a real uvicorn process (SIGTERM drains the calls in flight, then the lifespan
+shutdown closes every tenant's upstream pool, and uvicorn finishes)."""
 
 import asyncio
 import signal
@@ -12,11 +13,9 @@ from uvicorn.lifespan.on import LifespanOn
 
 from mcp_endpoint import asgi as mcp_asgi
 from mcp_endpoint.asgi import McpFrontDoor
-from tests.conftest import ACME_KEY
+from tests.helpers import ACME_KEY, CORE, INITIALIZE, mcp_headers
 from tests.live_server import UvicornProcess
 from tests.mcp_client import connect
-
-CORE = "/core-api"
 
 
 @pytest.fixture
@@ -129,3 +128,20 @@ async def test_a_failure_while_closing_the_pools_is_reported_to_uvicorn_as_a_fai
     assert lifespan.error_occurred is False
     assert lifespan.should_exit is True
     assert "could not close every tenant's OneApp pool at shutdown" in caplog.text
+
+
+def test_the_admin_still_goes_through_django(live_server_url):
+    response = httpx.get(live_server_url + "/admin/login/")
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies
+
+
+def test_an_unexpected_error_is_a_logged_500_without_a_traceback(live_server_url, monkeypatch, caplog):
+    async def broken(request):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("mcp_endpoint.asgi.answer", broken)
+    response = httpx.post(live_server_url + "/mcp", headers=mcp_headers(), json=INITIALIZE)
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal error. It has been logged.", "code": "INTERNAL_ERROR"}
+    assert "secret internals" in caplog.text

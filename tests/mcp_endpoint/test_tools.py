@@ -1,22 +1,25 @@
-"""End to end: the SDK's client, our /mcp under uvicorn, and a real fake OneApp on 127.0.0.1."""
+"""The 18 tools (mcp_endpoint/tools.py) end to end: the SDK's client, our /mcp under uvicorn, and a real
+fake OneApp on 127.0.0.1; and what the adapter over the SDK's tool internals relies on (not exported by
+`mcp.server.mcpserver`: an upgrade may change it without notice)."""
 
 import asyncio
 import json
+from importlib.metadata import version
+from pathlib import Path
 
 import httpx2
 import pytest
 from asgiref.sync import sync_to_async
+from pydantic import ValidationError
 
+from mcp_endpoint.tools import TOOLS
 from tenants.models import ClientConfig
-from tenants.oneapp.catalog import TOOL_NAMES
-from tests.conftest import ACME_KEY, CANARY_TOKEN, give_key
+from tenants.oneapp.catalog import CATALOG, TOOL_NAMES
+from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, GLOBEX_KEY, give_key
 from tests.mcp_client import MODES, connect
 
 pytestmark = pytest.mark.usefixtures("oneapp_tenant")
 
-GLOBEX_KEY = "omk_globex01_" + "g" * 43
-
-CORE = "/core-api"  # the tenant's core base URL has a path prefix, to prove paths are joined to it
 
 # tool, arguments, method, path, raw query, JSON body
 CONTRACT = [
@@ -349,3 +352,35 @@ async def test_a_tool_outside_the_allow_list_is_absent_and_refused_as_unknown(
     assert refused.is_error and "Unknown tool: core_list_sucursales" in refused.content[0].text
     assert writing.is_error and "Unknown tool: moai_visapp_foto" in writing.content[0].text
     assert fake_oneapp.received == []
+
+
+SERVED = {tool.name: tool for tool in TOOLS}
+REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
+
+
+def test_the_installed_sdk_is_the_pinned_one_the_adapter_was_checked_against():
+    pinned = next(line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("mcp=="))
+    assert version("mcp") == pinned.removeprefix("mcp==") == "2.3.0", (
+        "The MCP SDK changed: re-check mcp_endpoint/tools.py (FuncMetadata, ArgModelBase), then update this pin."
+    )
+
+
+def test_every_catalog_tool_is_served_with_its_own_schema_and_argument_model():
+    assert list(SERVED) == [spec.name for spec in CATALOG]
+    for spec in CATALOG:
+        tool = SERVED[spec.name]
+        assert tool.parameters == spec.arguments.model_json_schema(by_alias=True)
+        assert set(tool.fn_metadata.arg_model.model_fields) == set(spec.arguments.model_fields)
+
+
+def test_the_sdk_validates_with_the_catalog_rules_unknown_arguments_included():
+    metadata = SERVED["core_list_sucursales_by_zona"].fn_metadata
+    assert metadata.validate_arguments({"zone_id": 7}) == {"zone_id": 7}
+    for refused in ({"zone_id": 0}, {"zone_id": True}, {"zone_id": 7, "zona": 7}, {}):
+        with pytest.raises(ValidationError):
+            metadata.validate_arguments(refused)
+
+
+def test_the_sdk_decodes_a_list_sent_as_a_json_string_as_clients_send_them():
+    metadata = SERVED["visual_area_categorias"].fn_metadata
+    assert metadata.validate_arguments({"areas_id": "[1, 2]"}) == {"areas_id": [1, 2]}

@@ -1,28 +1,29 @@
-"""Access keys in admin: created on the tenant page and shown once, listed and revoked, never hashed in view."""
+"""Access keys in admin: created on the tenant page and shown once, listed and revoked, never hashed in
+view."""
 
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission, User
-from django.contrib.messages import get_messages
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from tenants.admin import KEY_CREATED_TEMPLATE, KEYS_PREFIX, IssuedKey
 from tenants.keys import hash_key
 from tenants.models import AccessKey, ClientConfig, TenantChange
-from tests.conftest import ACME_KEY, give_key, tenant_form
+from tests.helpers import (
+    ACME_KEY,
+    TENANT_ADD,
+    change_url,
+    give_key,
+    messages_of,
+    tenant_form,
+    view_only_client,
+)
 
 ANY_KEY = re.compile(r"omk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")
 KEYS_CHANGELIST = reverse("admin:tenants_accesskey_changelist")
-TENANT_ADD = reverse("admin:tenants_clientconfig_add")
-
-
-def change_url(tenant: ClientConfig) -> str:
-    return reverse("admin:tenants_clientconfig_change", args=[tenant.pk])
 
 
 def tenant_fields(tenant: ClientConfig | None = None) -> dict[str, str]:
@@ -86,10 +87,6 @@ def assert_secret_absent(text: str, key: str) -> None:
         pieces = {secret[i : i + 8] for i in range(len(secret) - 7)}
         leaked = sorted(piece for piece in pieces if piece in text)
         assert not leaked, f"pieces of the key or its hash appear: {leaked}"
-
-
-def messages_of(response) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 @pytest.fixture
@@ -414,13 +411,7 @@ def test_key_change_page_edits_the_name_and_revokes(admin_client, acme):
 
 @pytest.fixture
 def viewer_client(db):
-    user = User.objects.create_user("viewer", password="unused", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_clientconfig", "view_accesskey"])
-    )
-    client = Client()
-    client.force_login(user)
-    return client
+    return view_only_client("view_clientconfig", "view_accesskey")
 
 
 @pytest.mark.django_db

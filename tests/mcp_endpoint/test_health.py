@@ -4,7 +4,7 @@ import httpx
 import pytest
 from django.db import InterfaceError, OperationalError, connection
 
-from tests.conftest import CANARY_TOKEN, raw_token
+from tests.helpers import CANARY_TOKEN, raw_token
 
 
 @pytest.fixture(params=[OperationalError, InterfaceError])

@@ -1,4 +1,5 @@
-"""The X-Client-ID contract and the other refusals of /mcp, over real HTTP."""
+"""POST /mcp over real HTTP (mcp_endpoint/views.py): the X-Client-ID contract byte for byte, then the host,
+method, origin, body and tenant refusals."""
 
 import json
 
@@ -6,10 +7,8 @@ import httpx
 import pytest
 
 from mcp_endpoint.cache import tenant_cache
-from mcp_endpoint.refusals import Refusal, route_client_id
 from tenants.models import ClientConfig
-from tests.conftest import ACME_KEY
-from tests.mcp_client import INITIALIZE, JSON_HEADERS
+from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS
 
 MCP_HEADERS = {**JSON_HEADERS, "Authorization": f"Bearer {ACME_KEY}"}
 
@@ -32,31 +31,6 @@ def post(
 ) -> httpx.Response:
     all_headers = [*MCP_HEADERS.items(), *(headers.items() if isinstance(headers, dict) else headers)]
     return httpx.post(url + "/mcp", headers=all_headers, content=body or json.dumps(INITIALIZE).encode())
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, (403, "MISSING_CLIENT_ID")),
-        ("", (403, "MISSING_CLIENT_ID")),
-        ("   ", (403, "MISSING_CLIENT_ID")),
-        ("acme,globex", (400, "DUPLICATE_CLIENT_ID")),
-        ("acme, acme", (400, "DUPLICATE_CLIENT_ID")),
-        (",", (400, "DUPLICATE_CLIENT_ID")),
-        ("ac-me,globex", (400, "DUPLICATE_CLIENT_ID")),  # several values, before any is judged
-        ("ac-me", (403, "INVALID_CLIENT_ID")),
-        ("../acme", (403, "INVALID_CLIENT_ID")),
-        ("acmé", (403, "INVALID_CLIENT_ID")),
-        ("acme\x00", (403, "INVALID_CLIENT_ID")),
-        ("a" * 65, (403, "INVALID_CLIENT_ID")),
-        ("ACME", "acme"),
-        ("  Acme42\t", "acme42"),
-        ("A" * 64, "a" * 64),
-    ],
-)
-def test_client_id_header_is_trimmed_lowercased_and_checked_in_contract_order(header, expected):
-    result = route_client_id(header)
-    assert ((result.status, result.code) if isinstance(result, Refusal) else result) == expected
 
 
 @pytest.mark.parametrize(
@@ -193,18 +167,21 @@ async def test_the_django_routed_view_refuses_a_declared_oversized_body_too(asyn
     assert response.status_code == 413
 
 
-def test_the_admin_still_goes_through_django(live_server_url):
-    response = httpx.get(live_server_url + "/admin/login/")
-    assert response.status_code == 200
-    assert "csrftoken" in response.cookies
+@pytest.mark.usefixtures("oneapp_tenant")
+@pytest.mark.parametrize("length", [65, 8000])
+def test_a_client_id_longer_than_64_characters_is_invalid_not_looked_up(live_server_url, length):
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {ACME_KEY}", "X-Client-ID": "a" * length}
+
+    response = httpx.post(live_server_url + "/mcp", headers=headers, content=json.dumps(INITIALIZE))
+
+    assert (response.status_code, response.content) == (403, INVALID)
 
 
-def test_an_unexpected_error_is_a_logged_500_without_a_traceback(live_server_url, monkeypatch, caplog):
-    async def broken(request):
-        raise RuntimeError("secret internals")
+@pytest.mark.usefixtures("oneapp_tenant")
+def test_a_client_id_of_64_characters_is_looked_up(live_server_url):
+    headers = {**JSON_HEADERS, "Authorization": f"Bearer {ACME_KEY}", "X-Client-ID": "a" * 64}
 
-    monkeypatch.setattr("mcp_endpoint.asgi.answer", broken)
-    response = post(live_server_url, {"X-Client-ID": "acme"})
-    assert response.status_code == 500
-    assert response.json() == {"error": "Internal error. It has been logged.", "code": "INTERNAL_ERROR"}
-    assert "secret internals" in caplog.text
+    response = httpx.post(live_server_url + "/mcp", headers=headers, content=json.dumps(INITIALIZE))
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "UNKNOWN_CLIENT"

@@ -22,8 +22,8 @@ from mcp_endpoint import live_tenant, sdk
 from mcp_endpoint.cache import TenantCache, load_tenant, tenant_cache
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
-from tests.conftest import CANARY_TOKEN
 from tests.fake_upstream import FakeOneApp
+from tests.helpers import CANARY_TOKEN
 
 TTL = 300.0
 
@@ -671,3 +671,37 @@ async def test_two_tenants_never_share_a_pool_or_a_credential(
         ("Bearer token-of-globex", "globex"),
         ("Bearer token-of-acme", "acme"),
     ]
+
+
+async def nobody(client_id: str) -> TenantSettings | None:
+    return None
+
+
+async def test_unknown_ids_leave_no_entry_build_or_stale_mark_behind():
+    cache = TenantCache(nobody, ttl_seconds=300, max_entries=10)
+
+    for n in range(200):
+        assert await cache.aget(f"unknown{n}") is None
+
+    assert len(cache) == 0
+    assert cache._building == {}
+    assert not cache._builds_in_flight
+    assert cache._stale_builds == set()
+
+
+async def test_a_change_during_a_build_still_marks_it_stale_and_the_mark_goes_with_the_build():
+    loaded = []
+
+    async def slow_load(client_id: str) -> TenantSettings | None:
+        loaded.append(client_id)
+        if len(loaded) == 1:
+            cache.invalidate(client_id)  # the row changes while this build reads it
+        return None
+
+    cache = TenantCache(slow_load, ttl_seconds=300, max_entries=10)
+    cache.invalidate("acme")  # no build in flight: nothing to mark
+    assert cache._stale_builds == set()
+
+    assert await cache.aget("acme") is None
+
+    assert cache._stale_builds == set() and not cache._builds_in_flight

@@ -1,3 +1,5 @@
+"""Importing the legacy environment configuration (tenants/legacy.py) with `manage.py import_legacy_env`."""
+
 import base64
 import gzip
 import json
@@ -10,7 +12,7 @@ from django.db.models.signals import post_save
 
 from tenants.legacy import ENV_VARS
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN, raw_token
+from tests.helpers import CANARY_TOKEN, raw_token
 
 LEGACY_VARS = ("CLIENTS_CONFIG", *ENV_VARS.values())
 ACME_TOKEN = "Bearer canary-acme-9b2f47d1c3"

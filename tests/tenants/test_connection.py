@@ -3,14 +3,12 @@
 import threading
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN, TENANTS_CHANGELIST, view_only_client
 
-CHANGELIST = reverse("admin:tenants_clientconfig_changelist")
 CANARY_CREDENTIAL = CANARY_TOKEN.removeprefix("Bearer ")
 
 
@@ -25,7 +23,7 @@ def messages_of(response) -> list[tuple[str, str]]:
 def run_connection_test(client: Client, tenants: list) -> tuple[list[tuple[str, str]], str]:
     """Run the action; return its messages and the page they are shown on."""
     response = client.post(
-        CHANGELIST,
+        TENANTS_CHANGELIST,
         {"action": "test_connection", "_selected_action": [tenant.pk for tenant in tenants]},
     )
     assert response.status_code == 302
@@ -206,13 +204,10 @@ def test_the_button_of_an_unknown_tenant_goes_back_to_the_list(admin_client):
 @pytest.mark.django_db
 def test_view_only_staff_can_neither_run_the_action_nor_press_the_button(on_fake, fake_oneapp):
     acme = on_fake("acme")
-    user = User.objects.create_user("viewer", password="unused", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_clientconfig"))
-    viewer = Client()
-    viewer.force_login(user)
+    viewer = view_only_client("view_clientconfig")
 
     page = viewer.get(reverse("admin:tenants_clientconfig_change", args=[acme.pk]))
     assert 'id="test-connection"' not in page.text
     assert viewer.post(button_url(acme)).status_code == 403
-    viewer.post(CHANGELIST, {"action": "test_connection", "_selected_action": [acme.pk]})
+    viewer.post(TENANTS_CHANGELIST, {"action": "test_connection", "_selected_action": [acme.pk]})
     assert fake_oneapp.received == []

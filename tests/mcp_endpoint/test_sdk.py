@@ -5,7 +5,7 @@ import json
 import httpx
 import pytest
 
-from tests.conftest import ACME_KEY
+from tests.helpers import ACME_KEY
 
 MODERN_META = {
     "io.modelcontextprotocol/protocolVersion": "2026-07-28",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,10 +11,8 @@ from django.db import transaction
 
 from mcp_endpoint.propagation import GAP_GRACE_SECONDS, MAX_GAP, ChangeFeed, prune_old_changes
 from tenants.models import AccessKey, ClientConfig, TenantChange
-from tests.conftest import ACME_KEY
+from tests.helpers import ACME_KEY
 from tests.live_server import UvicornProcess
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Clock:

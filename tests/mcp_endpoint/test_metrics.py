@@ -15,13 +15,10 @@ from mcp import MCPError
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ACME_KEY, give_key
+from tests.helpers import ACME_KEY, CALL_TOOL, CORE, GLOBEX_KEY, give_key
 from tests.live_server import UvicornProcess
 from tests.mcp_client import MODES, connect
 
-CORE = "/core-api"
-GLOBEX_KEY = "omk_globex01_" + "g" * 43
-TOOL_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "core_list_sucursales"}}
 FAMILIES = {
     "oneapp_mcp_requests": "counter",
     "oneapp_mcp_tool_calls": "counter",
@@ -97,7 +94,7 @@ def post(base_url: str, client_id: str | None, key: str | None = ACME_KEY) -> ht
         headers["X-Client-ID"] = client_id
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    return httpx.post(base_url + "/mcp", json=TOOL_CALL, headers=headers, timeout=5)
+    return httpx.post(base_url + "/mcp", json=CALL_TOOL, headers=headers, timeout=5)
 
 
 # What real traffic moves

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN, raw_token
+from tests.helpers import CANARY_TOKEN, raw_token
 
 
 @pytest.mark.django_db

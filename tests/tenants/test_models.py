@@ -1,8 +1,11 @@
+"""ClientConfig: client ids, URLs, limits, the token's hint and the settings snapshot; on the real
+database."""
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from tenants.models import ClientConfig
-from tests.conftest import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN
 
 
 def build(**fields):
