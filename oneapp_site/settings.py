@@ -44,6 +44,12 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=Fal
 ADMIN_SIGN_IN_FAILURES_PER_USER: int = env.int("ADMIN_SIGN_IN_FAILURES_PER_USER", default=5)
 ADMIN_SIGN_IN_FAILURES_PER_ADDRESS: int = env.int("ADMIN_SIGN_IN_FAILURES_PER_ADDRESS", default=20)
 ADMIN_SIGN_IN_WINDOW_SECONDS: int = env.int("ADMIN_SIGN_IN_WINDOW_SECONDS", default=900)
+# Sent with every page Django serves, the admin's (oneapp_site/csp.py); empty sends none.
+CONTENT_SECURITY_POLICY: str = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'",
+)
 
 # The project's own settings below are annotated: django-environ's values are untyped to mypy.
 # Comma-separated Fernet keys: the first encrypts, all decrypt. Checked by tenants.E001/E002.
@@ -62,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "oneapp_site.csp.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
