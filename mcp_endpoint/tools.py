@@ -3,7 +3,10 @@
 This is the only module that touches the SDK's tool internals (`FuncMetadata`, `ArgModelBase`:
 not exported by `mcp.server.mcpserver`, but the only way to give a `Tool` a ready-made argument
 model). tests/mcp_endpoint/test_tools.py pins their behaviour, so an SDK upgrade that changes
-them fails there first.
+them fails there first. It also drops the prompt and resource handlers the SDK's `MCPServer`
+registers from the low-level server's `_request_handlers` (SDK 2.3.0): the SDK derives the advertised
+capabilities from that table, and its `prompts/get` answered an unknown prompt with JSON-RPC code 0
+and an ERROR traceback; unserved, both are -32601 (tests/mcp_endpoint/test_answers.py).
 """
 
 from __future__ import annotations
@@ -11,16 +14,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import tomllib
+from collections.abc import Awaitable, Callable, Mapping
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
+from pathlib import Path
 from typing import Any, cast
 
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, ValidationError, create_model
+from pydantic_core import ErrorDetails
 
 from mcp_endpoint import metrics
 from mcp_endpoint.live_tenant import current_tenant
@@ -30,6 +38,24 @@ from tenants.oneapp.client import UpstreamError
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "oneapp-mcp"
+# What the SDK's MCPServer always registers, but this server has nothing for: left out, they are
+# neither advertised as capabilities nor answered (a request for them is -32601, method not found).
+UNSERVED_METHODS = (
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+)
+
+
+def project_version() -> str:
+    """The version in pyproject.toml: from the installed distribution if there is one, else the file."""
+    try:
+        return installed_version(SERVER_NAME)
+    except PackageNotFoundError:
+        with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as file:
+            return str(tomllib.load(file)["project"]["version"])
 
 
 def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
@@ -77,6 +103,7 @@ def _tool(spec: ToolSpec) -> Tool:
     return Tool(
         fn=_handler(spec),
         name=spec.name,
+        title=spec.title,
         description=spec.description,
         parameters=spec.arguments.model_json_schema(by_alias=True),
         fn_metadata=FuncMetadata(arg_model=sdk_argument_model(spec.arguments)),
@@ -100,7 +127,10 @@ class OneAppServer(MCPServer):
     def __init__(self) -> None:
         # No subscriptions: the catalog never changes while a request runs, and a listen stream would
         # hold its request open for good (the front door hands the SDK a body, not a connection).
-        super().__init__(SERVER_NAME, tools=list(TOOLS), subscriptions=False)
+        super().__init__(SERVER_NAME, version=project_version(), tools=list(TOOLS), subscriptions=False)
+        handlers = self._lowlevel_server._request_handlers  # capabilities are derived from this table
+        for method in UNSERVED_METHODS:
+            handlers.pop(method, None)
 
     async def list_tools(self) -> list[MCPTool]:
         allowed = current_tenant().settings.tools
@@ -113,7 +143,18 @@ class OneAppServer(MCPServer):
         allowed = current_tenant().settings.tools
         if allowed is not None and name not in allowed:
             raise ToolError(f"Unknown tool: {name}")  # as the SDK words a tool it does not have
-        return await super().call_tool(name, arguments, context)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            # The SDK's text is pydantic's (class names, input values, documentation links): one short
+            # line per problem instead, saying what to send. The cause stays, for the SDK's own log line.
+            tool = self._tool_manager.get_tool(name)
+            schema = tool.parameters if tool is not None else {}
+            problems = "\n".join(argument_problem(error, schema) for error in cause.errors())
+            raise ToolError(f"Error executing tool {name}: {problems}") from cause
 
 
 def _result(data: Any) -> CallToolResult:
@@ -121,3 +162,56 @@ def _result(data: Any) -> CallToolResult:
     text = json.dumps(data, ensure_ascii=False)
     structured = data if isinstance(data, dict) else {"result": data}
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def argument_problem(error: ErrorDetails, schema: Mapping[str, Any]) -> str:
+    """One validation error as one line: where (`zone_id`, `areas_id[0]`) and what to send instead."""
+    loc = error["loc"]
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    field = _field_schema(schema, loc)
+    message = _plain_message(error, field)
+    return f"{where}: {message}" if where else message
+
+
+def _field_schema(schema: Mapping[str, Any], loc: tuple[int | str, ...]) -> dict[str, Any]:
+    """The JSON schema of what `loc` points at (optional fields' null alternative left out)."""
+    node: Any = schema
+    for part in loc:
+        if not isinstance(node, Mapping):
+            return {}
+        node = node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part, {})
+        if isinstance(node, Mapping) and "anyOf" in node:
+            node = next((option for option in node["anyOf"] if option.get("type") != "null"), {})
+    return dict(node) if isinstance(node, Mapping) else {}
+
+
+def _integer_rule(field: Mapping[str, Any]) -> str:
+    low, high = field.get("minimum"), field.get("maximum")
+    if low is not None and high is not None and high < 2**53:
+        return f"must be an integer from {low} to {high}"
+    return f"must be an integer ≥ {low}" if low is not None else "must be an integer"
+
+
+def _plain_message(error: ErrorDetails, field: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        return "unknown argument"
+    if field.get("type") == "integer":  # wrong type, unparsable text, a boolean, or out of range
+        return _integer_rule(field)
+    if kind in ("too_short", "too_long", "list_type") and field.get("type") == "array":
+        low, high = field.get("minItems"), field.get("maxItems")
+        if low is not None and high is not None:
+            return f"must be a list of {low} to {high} items"
+        return "must be a list"
+    if kind == "string_type":
+        return "must be text"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {field.get('maxLength')} characters"
+    if kind == "string_pattern_mismatch" and field.get("format") == "date":
+        return "must be a date YYYY-MM-DD, e.g. 2024-01-31"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")  # our validators' own words

@@ -20,6 +20,7 @@ WRITING_TOOL = "moai_visapp_foto"  # the only tool of the catalog that changes O
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
+    title: str  # for people: what a client shows in its tool list and approval prompts
     description: str
     base: Literal["core", "client"]
     path: str  # `{name}` placeholders are filled from the arguments of the same name
@@ -56,12 +57,14 @@ def _query_value(value: Any) -> str:
 CATALOG: tuple[ToolSpec, ...] = (
     ToolSpec(
         "core_list_sucursales",
+        "Listar sucursales",
         "Obtiene la lista completa de sucursales registradas para el cliente autenticado.",
         "core",
         "/core/sucursales",
     ),
     ToolSpec(
         "core_list_zonas",
+        "Listar zonas",
         "Obtiene las zonas del cliente: todas, o solo una si se indica zone_id.",
         "core",
         "/core/zonas",
@@ -69,12 +72,14 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "core_list_subgerencias",
+        "Listar subgerencias",
         "Obtiene todas las subgerencias del cliente, que agrupan zonas.",
         "core",
         "/core/subgerencias",
     ),
     ToolSpec(
         "core_list_zonas_by_subgerencia",
+        "Zonas de una subgerencia",
         "Obtiene las zonas que pertenecen a una subgerencia, dado su ID.",
         "core",
         "/core/subgerencias/{id}/zonas",
@@ -82,6 +87,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "core_list_sucursales_by_zona",
+        "Sucursales de una zona",
         "Obtiene las sucursales que pertenecen a una zona, dado su ID.",
         "core",
         "/core/zonas/{zone_id}/sucursales",
@@ -89,6 +95,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_checks",
+        "Listar checklists",
         "Lista los checklists activos, paginados, con búsqueda opcional por nombre.",
         "client",
         "/front/api/checklist/data/checks",
@@ -96,6 +103,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_ambitos",
+        "Ámbitos de un checklist",
         "Lista los ámbitos (secciones) de un checklist, paginados.",
         "client",
         "/front/api/checklist/data/ambitos",
@@ -103,6 +111,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_preguntas",
+        "Preguntas de un checklist",
         "Lista las preguntas de un checklist.",
         "client",
         "/front/api/checklist/data/preguntas",
@@ -110,6 +119,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_cuestionarios",
+        "Cuestionarios de un checklist",
         "Lista los cuestionarios aplicados de un checklist en un rango de fechas (YYYY-MM-DD), paginados.",
         "client",
         "/front/api/checklist/data/cuestionarios",
@@ -117,6 +127,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_asignaciones",
+        "Asignaciones de un cuestionario",
         "Lista las asignaciones (a sucursales o personas) de un cuestionario, paginadas.",
         "client",
         "/front/api/checklist/data/asignaciones",
@@ -124,6 +135,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "checklist_list_respuestas",
+        "Respuestas de un cuestionario",
         "Lista las respuestas de un cuestionario, o solo las de una asignación si se indica asignacion_id; "
         "paginadas.",
         "client",
@@ -132,6 +144,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "visual_areas",
+        "Áreas visuales",
         "Obtiene las áreas de las campañas visuales: todas, o solo una si se indica area_id.",
         "core",
         "/visual/area",
@@ -140,6 +153,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "visual_categorias",
+        "Categorías visuales",
         "Obtiene las categorías de las campañas visuales: todas, o solo una si se indica category_id.",
         "core",
         "/visual/category",
@@ -148,6 +162,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "visual_area_categorias",
+        "Categorías de áreas visuales",
         "Obtiene las categorías vinculadas a una o más áreas visuales (relación área-categoría).",
         "core",
         "/visual/category/areas",
@@ -156,6 +171,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "visual_razones",
+        "Criterios de evaluación visual",
         "Obtiene los criterios de evaluación (razones) de las campañas visuales: todos, o uno si se indica "
         "reason_id.",
         "core",
@@ -164,6 +180,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "visual_area_categoria_razones",
+        "Criterios de categorías de área",
         "Obtiene los criterios de evaluación vinculados a categorías de área (relación muchos a muchos). "
         "Consulta antes visual_areas y visual_area_categorias para conocer los IDs.",
         "core",
@@ -173,6 +190,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "moai_visapp_foto",
+        "Evaluar una foto con Visapp MoAI",
         "Envía una foto (URL http/https) con sus criterios de evaluación a Visapp MoAI para que la evalúe. "
         "Es la única herramienta que escribe datos en OneApp.",
         "core",
@@ -182,6 +200,7 @@ CATALOG: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "moai_visapp_foto_info",
+        "Fotos enviadas a Visapp MoAI",
         "Obtiene todas las fotos enviadas a Visapp MoAI por el cliente, con su estado y resultado.",
         "core",
         "/visual/moai",
