@@ -6,7 +6,7 @@ import time
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.test import AsyncClient
@@ -178,6 +178,9 @@ def test_a_rate_limited_request_is_logged_by_tenant_without_the_key(live_server_
 def test_a_request_looked_up_again_after_its_tenant_retired_is_counted_once(
     make_tenant, fake_oneapp, clock, monkeypatch
 ):
+    # The key's use recorded on this test's transaction: on a pool thread of its own, the write would
+    # wait for that transaction's lock on SQLite (20 s), then fail.
+    monkeypatch.setattr(guards, "record_use", sync_to_async(guards._record_use))
     tenant = make_tenant("acme", core_base_url=fake_oneapp.url, client_base_url=fake_oneapp.url)
     give_key(tenant, ACME_KEY)
     serving = LiveTenant.serving
