@@ -1,7 +1,7 @@
 """Calls to one tenant's OneApp API over a pooled keep-alive `httpx.AsyncClient`.
 
-Every failure becomes an `UpstreamError` whose message is safe to show a model: it names the
-status or the network fault, never the token or a request header.
+Every failure becomes an `UpstreamError` whose message is safe to show a model: it says truly what
+went wrong (tenants/oneapp/faults.py), never the token or a request header.
 """
 
 from __future__ import annotations
@@ -11,16 +11,19 @@ import functools
 import json
 import logging
 import re
-import socket
 import ssl
 from typing import Any, cast
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
+import aiohttp
 import certifi
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from tenants.models import TenantSettings, validate_header_value
+from tenants.oneapp.faults import UpstreamError, describe, host
+
+__all__ = ["MAX_ERROR_SNIPPET", "OneAppClient", "UpstreamError"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +36,6 @@ def _tls_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~25 ms; one context shared by every tenant's pool keeps a
     # cold tenant cheap.
     return ssl.create_default_context(cafile=certifi.where())
-
-
-class UpstreamError(Exception):
-    """A OneApp call failed; the message is meant for the model that called the tool."""
-
-    def __init__(self, message: str, kind: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind  # for metrics: busy, timeout, unreachable, transport, status, not_json
-        self.status = status
 
 
 class OneAppClient:
@@ -117,29 +111,14 @@ class OneAppClient:
             response = await self._http.request(
                 method, url, content=None if body is None else json.dumps(body)
             )
-        except httpx.HTTPError as exc:
-            raise self._failure(exc, url) from None
+        except (httpx.HTTPError, aiohttp.ClientError) as exc:
+            raise describe(exc, url, self.timeout_ms) from None
         except ValueError:  # aiohttp refuses some URLs and header combinations before sending
             raise UpstreamError(
-                f"The request to OneApp at {_host(url)} could not be made: its URL or headers are not valid.",
+                f"The request to OneApp at {host(url)} could not be made: its URL or headers are not valid.",
                 "transport",
             ) from None
         return response.status_code, self._parse(response)
-
-    def _failure(self, exc: httpx.HTTPError, url: str) -> UpstreamError:
-        # Read from the whole chain: the aiohttp transport reports a refused connection as a
-        # connect *timeout*, but keeps the original error as the cause.
-        reason = _connect_reason(exc)
-        if reason is not None or isinstance(exc, httpx.ConnectError):
-            return UpstreamError(
-                f"Could not connect to OneApp at {_host(url)}: {reason or 'the connection failed'}.",
-                "unreachable",
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.", "timeout")
-        return UpstreamError(
-            f"The connection to OneApp at {_host(url)} failed ({type(exc).__name__}).", "transport"
-        )
 
     def _parse(self, response: httpx.Response) -> Any:
         if not response.is_success:
@@ -150,6 +129,12 @@ class OneAppClient:
             )
         try:
             return response.json()
+        except RecursionError:
+            raise UpstreamError(
+                f"OneApp answered {response.status_code} with JSON nested too deeply to read.",
+                "not_json",
+                status=response.status_code,
+            ) from None
         except ValueError:
             raise UpstreamError(
                 f"OneApp answered {response.status_code} with a body that is not JSON.",
@@ -178,24 +163,3 @@ def _secret_forms(authorization: str) -> list[str]:
 def _is_header_value(value: str) -> bool:
     # RegexValidator compiles the pattern it is given; the stub also allows the str it was given.
     return cast(re.Pattern[str], validate_header_value.regex).search(value) is not None
-
-
-def _host(url: str) -> str:
-    """host[:port], without the user:password@ that a base URL may carry."""
-    parts = urlsplit(url)
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else str(parts.hostname)
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-def _connect_reason(exc: BaseException) -> str | None:
-    """The network fault behind a failed call, from the OS error in its exception chain, if any."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, socket.gaierror):
-            return "the host name could not be resolved"
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        cause = cause.__cause__ or cause.__context__
-    if "name or service not known" in str(exc).lower():
-        return "the host name could not be resolved"
-    return None

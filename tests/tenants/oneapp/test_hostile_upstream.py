@@ -1,0 +1,190 @@
+"""OneAppClient.request against a hostile OneApp on 127.0.0.1 (tests/tenants/oneapp/hostile.py).
+
+Issue 9: unbounded bodies (item 6), a drip that outlives the timeout (item 7), echoes of the token
+that escaped redaction (item 8), and failures that escaped the mapping or were told as timeouts
+(item 9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from tenants.models import TenantSettings
+from tenants.oneapp.client import OneAppClient, UpstreamError
+from tests.tenants.oneapp import hostile
+from tests.tenants.oneapp.hostile import Behaviour, HostileUpstream
+
+TOKEN = "Bearer Hx7qL2vNc9RtY4wZpK8sJd3fGm6bVa1e"  # random: no dictionary word to match by chance
+SECRET = TOKEN.removeprefix("Bearer ")
+MiB = 1 << 20
+TOO_LARGE = (
+    "OneApp's answer is larger than this client's limit of {}; ask for less (a filter or a smaller page)."
+)
+
+
+def settings(url: str, **fields: Any) -> TenantSettings:
+    values: dict[str, Any] = {
+        "client_id": "acme",
+        "core_base_url": url,
+        "client_base_url": url,
+        "authorization": TOKEN,
+        "client_header": "acme",
+        "http_timeout_ms": 5000,
+    }
+    values.update(fields)
+    return TenantSettings(**values)
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Any]]:
+    """serve(behaviour, tls=None, **tenant fields) -> (upstream, client); both closed after the test."""
+    opened: list[tuple[HostileUpstream, OneAppClient]] = []
+
+    async def start(
+        behaviour: Behaviour, tls: Any = None, **fields: Any
+    ) -> tuple[HostileUpstream, OneAppClient]:
+        upstream = await hostile.HostileUpstream(behaviour, tls).start()
+        client = OneAppClient(settings(upstream.url, **fields))
+        opened.append((upstream, client))
+        return upstream, client
+
+    yield start
+    for upstream, client in opened:
+        await client.aclose()
+        await upstream.close()
+
+
+async def call(client: OneAppClient, within: float = 20) -> tuple[int, Any]:
+    # A bound of the test's own, so that a call that never ends fails the test instead of hanging it.
+    async with asyncio.timeout(within):
+        return await client.request("GET", "core", "/core/sucursales", {})
+
+
+async def failure(client: OneAppClient, within: float = 20) -> UpstreamError:
+    with pytest.raises(UpstreamError) as excinfo:
+        await call(client, within)
+    return excinfo.value
+
+
+def echoes(seen: str) -> list[str]:
+    """Runs of 8 or more characters of SECRET in `seen`, in any case, with whitespace (or JSON's
+    escaped whitespace) between them ignored: what a reader could put back together."""
+    squeezed = re.sub(r"\s+|\\[nrt]", "", seen).lower()
+    secret = SECRET.lower()
+    return sorted({secret[i : i + 8] for i in range(len(secret) - 7) if secret[i : i + 8] in squeezed})
+
+
+class Ticker:
+    """How long the event loop went without running a task that wants to run every 10 ms."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+
+    async def run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+
+# Item 9: every failure has its own true message and metric kind; none is told as a timeout.
+
+
+async def test_too_many_headers_is_a_clear_error(serve, caplog):
+    headers = [(f"X-Header-{i}", "v") for i in range(500)]
+    _, client = await serve(hostile.raw(hostile.head(headers=headers, length=2) + b"[]"))
+
+    error = await failure(client)
+
+    assert (
+        str(error)
+        == f"OneApp at {host(client)} sent an answer that could not be read: it has too many headers."
+    )
+    assert error.kind == "bad_response"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_an_oversized_header_is_a_clear_error_that_does_not_repeat_it(serve):
+    _, client = await serve(
+        hostile.raw(hostile.head(headers=[("X-Echo", TOKEN + "v" * 100_000)], length=2) + b"[]")
+    )
+
+    error = await failure(client)
+
+    assert (
+        str(error)
+        == f"OneApp at {host(client)} sent an answer that could not be read: a header line is too long."
+    )
+    assert error.kind == "bad_response"
+
+
+async def test_a_malformed_status_line_is_a_clear_error(serve):
+    _, client = await serve(hostile.raw(b"HTTP/1.1 abc\r\n\r\n"))
+
+    error = await failure(client)
+
+    assert (
+        str(error)
+        == f"OneApp at {host(client)} sent an answer that could not be read: its status line is malformed."
+    )
+    assert error.kind == "bad_response"
+
+
+async def test_a_self_signed_certificate_is_told_as_such(serve):
+    _, client = await serve(hostile.answer(b"[]"), tls=hostile.self_signed_tls())
+
+    error = await failure(client)
+
+    assert str(error) == (
+        f"The TLS certificate of OneApp at {host(client)} could not be verified: self-signed certificate."
+    )
+    assert error.kind == "tls"
+
+
+async def test_a_connection_reset_is_told_as_such(serve):
+    _, client = await serve(hostile.reset_after_request())
+
+    error = await failure(client)
+
+    assert str(error) == f"The connection to OneApp at {host(client)} was reset."
+    assert error.kind == "reset"
+
+
+async def test_a_connection_closed_without_an_answer_is_told_as_such(serve):
+    _, client = await serve(hostile.hang_up())
+
+    error = await failure(client)
+
+    assert str(error) == f"OneApp at {host(client)} closed the connection without answering."
+    assert error.kind == "closed"
+
+
+async def test_a_connection_closed_halfway_through_the_body_is_told_as_such(serve):
+    _, client = await serve(hostile.hang_up(hostile.head(length=100) + b"[1, 2, "))
+
+    error = await failure(client)
+
+    assert str(error) == f"OneApp at {host(client)} closed the connection before its whole answer arrived."
+    assert error.kind == "closed"
+
+
+async def test_json_nested_too_deeply_to_parse_is_a_clear_error(serve):
+    _, client = await serve(hostile.answer(b"[" * 100_000 + b"]" * 100_000))
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp answered 200 with JSON nested too deeply to read."
+    assert error.kind == "not_json"
+
+
+def host(client: OneAppClient) -> str:
+    return client.bases["core"].split("://", 1)[1]
