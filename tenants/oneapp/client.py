@@ -1,7 +1,8 @@
 """Calls to one tenant's OneApp API over a pooled keep-alive `httpx.AsyncClient`.
 
 Every failure becomes an `UpstreamError` whose message is safe to show a model: it says truly what
-went wrong (tenants/oneapp/faults.py), never the token or a request header.
+went wrong (tenants/oneapp/faults.py), never the token or a request header. The whole call, from
+waiting for a free slot to the last byte of the answer, is bounded by the tenant's timeout.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class OneAppClient:
         )
         self._http = httpx.AsyncClient(
             headers=headers,
-            timeout=tenant.http_timeout_ms / 1000,
+            timeout=None,  # noqa: S113 - one deadline for the whole call instead, in request()
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see tenants' tokens
             # httpx's own pool (httpcore) scans every connection on every request and response,
@@ -86,19 +87,28 @@ class OneAppClient:
                 "An operator must set it again.",
                 "transport",
             )
+        # One deadline for all of it: a slot, connecting, sending, the headers and the whole body.
+        # Per-phase timeouts let an upstream that drips a byte a second hold a call for good.
+        deadline = asyncio.timeout(self.timeout_ms / 1000)
+        holding = False
         try:
-            async with asyncio.timeout(self.timeout_ms / 1000):
+            async with deadline:
                 await self._slots.acquire()
+                holding = True
+                return await self._send(method, base, path, query, body)
         except TimeoutError:
-            raise UpstreamError(
-                f"Too many OneApp calls in progress for this client (at most {self.max_concurrent_calls} "
-                "at once); try again shortly.",
-                "busy",
-            ) from None
-        try:
-            return await self._send(method, base, path, query, body)
+            if not deadline.expired():
+                raise
+            if not holding:
+                raise UpstreamError(
+                    f"Too many OneApp calls in progress for this client (at most {self.max_concurrent_calls} "
+                    "at once); try again shortly.",
+                    "busy",
+                ) from None
+            raise UpstreamError(f"OneApp did not answer within {self.timeout_ms} ms.", "timeout") from None
         finally:
-            self._slots.release()
+            if holding:
+                self._slots.release()
 
     async def _send(
         self, method: str, base: str, path: str, query: dict[str, str], body: Any

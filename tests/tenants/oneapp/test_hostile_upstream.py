@@ -96,6 +96,46 @@ class Ticker:
             last = now
 
 
+# Item 7: http_timeout_ms is one deadline for the whole call.
+
+
+async def test_a_body_dripped_a_byte_at_a_time_ends_at_the_deadline(serve):
+    # 100 bytes, one every 0.1 s: each read is quick, the whole answer takes 10 s.
+    _, client = await serve(hostile.drip(b"[" + b"1," * 49 + b"1]", every=0.1), http_timeout_ms=500)
+    started = time.perf_counter()
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp did not answer within 500 ms."
+    assert error.kind == "timeout"
+    assert time.perf_counter() - started < 2
+
+
+async def test_a_status_line_and_headers_dripped_a_byte_at_a_time_end_at_the_deadline(serve):
+    _, client = await serve(hostile.drip(b"[]", every=0.05, status_line_too=True), http_timeout_ms=500)
+    started = time.perf_counter()
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp did not answer within 500 ms."
+    assert time.perf_counter() - started < 2
+
+
+async def test_the_deadline_counts_the_wait_for_a_free_slot(serve):
+    # One slot: the second call waits 0.35 s for it, then OneApp takes 0.35 s more. Each part is
+    # within 500 ms; the whole call is not.
+    _, client = await serve(hostile.late(0.35), http_timeout_ms=500, max_concurrent_calls=1)
+    first = asyncio.create_task(call(client))
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+
+    error = await failure(client)
+
+    assert (await first)[0] == 200
+    assert str(error) == "OneApp did not answer within 500 ms."
+    assert time.perf_counter() - started < 0.6
+
+
 # Item 9: every failure has its own true message and metric kind; none is told as a timeout.
 
 
