@@ -31,6 +31,13 @@ DEFAULT_HTTP_TIMEOUT_MS = 30_000
 MAX_HTTP_TIMEOUT_MS = 300_000
 DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 DEFAULT_MAX_CONCURRENT_CALLS = 50
+# The most of one OneApp answer a call reads, decompressed. 4 MiB is far more than any page of the
+# contract's listings (and than a model can take in). Parsing JSON holds the event loop: about 10 ms
+# per MiB on a current server (json.loads), so the 16 MiB ceiling keeps one answer to a fraction of
+# a second.
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+MIN_MAX_RESPONSE_BYTES = 1024
+MAX_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 
 def no_credentials(value: str) -> None:
@@ -74,6 +81,7 @@ class TenantSettings:
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
 
 
 class ClientConfig(models.Model):
@@ -150,6 +158,15 @@ class ClientConfig(models.Model):
         help_text="At most this many calls to OneApp at once for this tenant, per worker, so that one "
         "busy tenant cannot take every connection. Further calls wait up to the timeout.",
     )
+    max_response_bytes = models.PositiveIntegerField(
+        "largest OneApp answer (bytes)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(MIN_MAX_RESPONSE_BYTES), MaxValueValidator(MAX_MAX_RESPONSE_BYTES)],
+        help_text="The most of one OneApp answer a tool call reads, counted after decompression. A larger "
+        "answer is not read further and the tool reports an error naming this limit. Empty: the default, "
+        "4 MiB (4194304 bytes). 1024 to 16777216.",
+    )
     enabled = models.BooleanField(
         default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
     )
@@ -224,6 +241,7 @@ class ClientConfig(models.Model):
             rate_limit_per_minute=self.rate_limit_per_minute,
             max_concurrent_calls=self.max_concurrent_calls,
             tools=self.exposed_tools(),
+            max_response_bytes=self.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
         )
 
     def exposed_tools(self) -> frozenset[str] | None:

@@ -2,12 +2,14 @@
 
 Every failure becomes an `UpstreamError` whose message is safe to show a model: it says truly what
 went wrong (tenants/oneapp/faults.py), never the token or a request header. The whole call, from
-waiting for a free slot to the last byte of the answer, is bounded by the tenant's timeout.
+waiting for a free slot to the last byte of the answer, is bounded by the tenant's timeout, and the
+answer by its size cap (tenants/oneapp/body.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import functools
 import json
 import logging
@@ -22,6 +24,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from tenants.models import TenantSettings, validate_header_value
+from tenants.oneapp.body import ACCEPT_ENCODING, BodyTooLarge, UnreadableEncoding, read_capped
 from tenants.oneapp.faults import UpstreamError, describe, host
 
 __all__ = ["MAX_ERROR_SNIPPET", "OneAppClient", "UpstreamError"]
@@ -29,6 +32,8 @@ __all__ = ["MAX_ERROR_SNIPPET", "OneAppClient", "UpstreamError"]
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_SNIPPET = 200
+ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough for the snippet after its whitespace is squeezed
+MAX_REASON = 100
 USER_AGENT = "oneapp-mcp"
 
 
@@ -40,10 +45,14 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class OneAppClient:
-    """One tenant's connection pool to OneApp, with that tenant's credentials and timeout."""
+    """One tenant's connection pool to OneApp, with that tenant's credentials, timeout and size cap."""
 
     def __init__(self, tenant: TenantSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         # A token that is no valid header value (saved past the model's validators) would fail in h11
         # with the whole value in its message, which httpcore logs at DEBUG: it never reaches httpx.
         self._unsendable_token = bool(tenant.authorization) and not _is_header_value(tenant.authorization)
@@ -55,6 +64,7 @@ class OneAppClient:
             headers["client"] = tenant.client_header
         self.bases = {"core": tenant.core_base_url, "client": tenant.client_base_url}
         self.timeout_ms = tenant.http_timeout_ms
+        self.max_response_bytes = tenant.max_response_bytes
         # The tenant's own cap on calls in flight, so that one busy tenant cannot hold every
         # connection and file descriptor of the worker.
         self.max_concurrent_calls = tenant.max_concurrent_calls
@@ -63,13 +73,13 @@ class OneAppClient:
         limits = httpx.Limits(
             max_connections=tenant.max_concurrent_calls, max_keepalive_connections=tenant.max_concurrent_calls
         )
+        # httpx's own pool (httpcore) scans every connection on every request and response,
+        # which costs seconds at a thousand concurrent calls; aiohttp's pool does not.
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=None,  # noqa: S113 - one deadline for the whole call instead, in request()
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see tenants' tokens
-            # httpx's own pool (httpcore) scans every connection on every request and response,
-            # which costs seconds at a thousand concurrent calls; aiohttp's pool does not.
             transport=transport or AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False),
         )
 
@@ -117,10 +127,10 @@ class OneAppClient:
         if query:
             # Commas stay literal: the contract sends lists as `areas=1,2,3`.
             url += "?" + urlencode(query, safe=",")
+        content = None if body is None else json.dumps(body)
         try:
-            response = await self._http.request(
-                method, url, content=None if body is None else json.dumps(body)
-            )
+            async with self._http.stream(method, url, content=content) as response:
+                return response.status_code, await self._read(response)
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise describe(exc, url, self.timeout_ms) from None
         except ValueError:  # aiohttp refuses some URLs and header combinations before sending
@@ -128,38 +138,75 @@ class OneAppClient:
                 f"The request to OneApp at {host(url)} could not be made: its URL or headers are not valid.",
                 "transport",
             ) from None
-        return response.status_code, self._parse(response)
 
-    def _parse(self, response: httpx.Response) -> Any:
-        if not response.is_success:
-            raise UpstreamError(
-                f"OneApp answered {response.status_code} {response.reason_phrase}: {self._snippet(response)}",
-                "status",
-                status=response.status_code,
-            )
+    async def _read(self, response: httpx.Response) -> Any:
+        status = response.status_code
         try:
-            return response.json()
+            if not response.is_success:
+                raw = await read_capped(
+                    response, min(self.max_response_bytes, ERROR_BODY_BYTES), truncate=True
+                )
+            else:
+                raw = await read_capped(response, self.max_response_bytes)
+        except BodyTooLarge:
+            raise UpstreamError(
+                f"OneApp's answer is larger than this client's limit of {_size(self.max_response_bytes)}; "
+                "ask for less (a filter or a smaller page).",
+                "too_large",
+                status=status,
+            ) from None
+        except UnreadableEncoding as exc:
+            raise UpstreamError(
+                f"OneApp answered {status} in an encoding this client cannot read ({exc}).",
+                "bad_response",
+                status=status,
+            ) from None
+        if not response.is_success:
+            reason = _cut(response.reason_phrase, MAX_REASON)
+            raise UpstreamError(
+                f"OneApp answered {status} {reason}: {self._snippet(raw, response)}", "status", status=status
+            )
+        return self._parse(raw, status)
+
+    def _parse(self, raw: bytes, status: int) -> Any:
+        # At the default cap (4 MiB) json.loads holds the event loop for some tens of milliseconds;
+        # the cap's ceiling (16 MiB) bounds it. It cannot be moved to a thread: it never releases the GIL.
+        try:
+            data = json.loads(raw)
         except RecursionError:
             raise UpstreamError(
-                f"OneApp answered {response.status_code} with JSON nested too deeply to read.",
-                "not_json",
-                status=response.status_code,
+                f"OneApp answered {status} with JSON nested too deeply to read.", "not_json", status=status
             ) from None
         except ValueError:
             raise UpstreamError(
-                f"OneApp answered {response.status_code} with a body that is not JSON.",
-                "not_json",
-                status=response.status_code,
+                f"OneApp answered {status} with a body that is not JSON.", "not_json", status=status
             ) from None
+        return data
 
-    def _snippet(self, response: httpx.Response) -> str:
-        text = " ".join(response.text.split()) or "(empty body)"
+    def _snippet(self, raw: bytes, response: httpx.Response) -> str:
+        encoding = response.charset_encoding or "utf-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            encoding = "utf-8"
+        text = " ".join(raw.decode(encoding, errors="replace").split()) or "(empty body)"
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
-        return text if len(text) <= MAX_ERROR_SNIPPET else text[:MAX_ERROR_SNIPPET] + "…"
+        return _cut(text, MAX_ERROR_SNIPPET)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _size(count: int) -> str:
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count % size == 0:
+            return f"{count // size} {unit}"
+    return f"{count} bytes"
 
 
 def _secret_forms(authorization: str) -> list[str]:

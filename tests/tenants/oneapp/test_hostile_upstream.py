@@ -8,9 +8,12 @@ that escaped redaction (item 8), and failures that escaped the mapping or were t
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 import logging
 import re
 import time
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -94,6 +97,105 @@ class Ticker:
             now = time.perf_counter()
             self.longest = max(self.longest, now - last)
             last = now
+
+
+# Item 6: the body is read incrementally, decompressed, and never past the tenant's cap.
+
+
+async def test_a_body_declared_larger_than_the_cap_is_refused_without_being_read(serve):
+    body = b"[" + b"1," * (20 * MiB) + b"1]"  # 40 MiB of valid JSON
+    upstream, client = await serve(hostile.answer(body))
+
+    error = await failure(client)
+
+    assert str(error) == TOO_LARGE.format("4 MiB")
+    assert error.kind == "too_large"
+    assert error.status == 200
+    assert upstream.body_bytes_sent < 8 * MiB  # the client hung up; it did not read 40 MiB
+
+
+async def test_a_huge_body_never_holds_the_event_loop(serve):
+    ticker = Ticker()
+    ticking = asyncio.create_task(ticker.run())
+    _, client = await serve(hostile.endless_json(chunked=False))  # Content-Length: 1 TiB, then "[1,1,…"
+    try:
+        error = await failure(client)
+    finally:
+        ticking.cancel()
+    assert error.kind == "too_large"
+    assert ticker.longest < 1.0
+
+
+async def test_an_endless_chunked_stream_stops_at_the_cap(serve):
+    upstream, client = await serve(hostile.endless_json(chunked=True))
+    started = time.perf_counter()
+
+    error = await failure(client)
+
+    assert str(error) == TOO_LARGE.format("4 MiB")
+    assert time.perf_counter() - started < 10
+    await asyncio.wait_for(upstream.client_went_away.wait(), 5)  # the connection was dropped, not drained
+    assert upstream.body_bytes_sent < 16 * MiB  # the cap, and what the sockets' buffers took in
+
+
+async def test_a_gzip_bomb_is_inflated_no_further_than_the_cap(serve):
+    bomb, wire_size = hostile.gzip_bomb(inflated=128 * MiB)
+    assert wire_size < MiB  # 128 MiB from about 128 KiB
+    _, client = await serve(bomb)
+
+    tracemalloc.start()
+    try:
+        error = await failure(client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert str(error) == TOO_LARGE.format("4 MiB")
+    assert peak < 12 * MiB  # not 128 MiB, nor a chunk's worth of inflation (16 KiB can make 16 MiB)
+
+
+async def test_a_tenant_sets_its_own_cap(serve):
+    _, small = await serve(hostile.answer(json.dumps(["x" * 1990]).encode()), max_response_bytes=2000)
+    _, smaller = await serve(hostile.answer(json.dumps(["x" * 1990]).encode()), max_response_bytes=1000)
+
+    assert await call(small) == (200, ["x" * 1990])
+    assert str(await failure(smaller)) == TOO_LARGE.format("1000 bytes")
+
+
+async def test_a_body_of_exactly_the_cap_is_read_and_one_byte_more_is_not(serve):
+    exact = json.dumps(["y" * 1022]).encode()
+    assert len(exact) == 1026
+    _, at_cap = await serve(hostile.answer(exact), max_response_bytes=1026)
+    _, over_cap = await serve(hostile.answer(exact), max_response_bytes=1025)
+
+    assert await call(at_cap) == (200, ["y" * 1022])
+    assert (await failure(over_cap)).kind == "too_large"
+
+
+async def test_the_cap_counts_the_inflated_size_of_a_compressed_body(serve):
+    data = [{"id": i, "nombre": "Sucursal Centro"} for i in range(200)]
+    packed = gzip.compress(json.dumps(data).encode())
+    inflated = len(json.dumps(data).encode())
+    assert len(packed) < 1000 < inflated
+    _, roomy = await serve(hostile.answer(packed, headers=[("Content-Encoding", "gzip")]))
+    _, tight = await serve(
+        hostile.answer(packed, headers=[("Content-Encoding", "gzip")]), max_response_bytes=1000
+    )
+
+    assert await call(roomy) == (200, data)
+    assert (await failure(tight)).kind == "too_large"
+
+
+async def test_an_error_answer_over_the_cap_is_still_an_error_with_its_start_shown(serve):
+    _, client = await serve(
+        hostile.answer(b"Mantenimiento " * 100_000, status=503, reason="Service Unavailable")
+    )
+
+    error = await failure(client)
+
+    assert error.kind == "status"
+    assert str(error).startswith("OneApp answered 503 Service Unavailable: Mantenimiento Mantenimiento")
+    assert str(error).endswith("…")
 
 
 # Item 7: http_timeout_ms is one deadline for the whole call.
@@ -217,6 +319,36 @@ async def test_a_connection_closed_halfway_through_the_body_is_told_as_such(serv
     assert error.kind == "closed"
 
 
+async def test_a_content_encoding_the_client_did_not_ask_for_is_a_clear_error(serve):
+    _, client = await serve(hostile.answer(b"\x28\xb5\x2f\xfd", headers=[("Content-Encoding", "zstd")]))
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp answered 200 in an encoding this client cannot read (zstd)."
+    assert error.kind == "bad_response"
+
+
+async def test_a_corrupt_gzip_body_is_a_clear_error(serve):
+    header = gzip.compress(b"[]")[:10]
+    invalid_block = b"\xff\xff\xff\xff"  # a final block of the reserved type 3: zlib refuses it
+    _, client = await serve(hostile.answer(header + invalid_block, headers=[("Content-Encoding", "gzip")]))
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp answered 200 in an encoding this client cannot read (gzip)."
+
+
+async def test_a_gzip_body_cut_short_is_a_clear_error(serve):
+    packed = gzip.compress(json.dumps(list(range(1000))).encode())
+    _, client = await serve(
+        hostile.answer(packed[: len(packed) // 2], headers=[("Content-Encoding", "gzip")])
+    )
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp answered 200 in an encoding this client cannot read (gzip)."
+
+
 async def test_json_nested_too_deeply_to_parse_is_a_clear_error(serve):
     _, client = await serve(hostile.answer(b"[" * 100_000 + b"]" * 100_000))
 
@@ -224,6 +356,25 @@ async def test_json_nested_too_deeply_to_parse_is_a_clear_error(serve):
 
     assert str(error) == "OneApp answered 200 with JSON nested too deeply to read."
     assert error.kind == "not_json"
+
+
+async def test_the_client_keeps_working_after_each_hostile_answer(serve):
+    # A refused or abandoned answer costs its connection, never the pool.
+    calls = 0
+
+    async def first_huge_then_fine(exchange: hostile.Exchange) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await hostile.endless_json()(exchange)
+        else:
+            await hostile.answer(b'{"ok": true}')(exchange)
+
+    upstream, client = await serve(first_huge_then_fine)
+
+    assert (await failure(client)).kind == "too_large"
+    assert await call(client) == (200, {"ok": True})
+    assert upstream.connections == 2
 
 
 def host(client: OneAppClient) -> str:
