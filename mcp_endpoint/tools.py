@@ -11,7 +11,6 @@ and an ERROR traceback; unserved, both are -32601 (tests/mcp_endpoint/test_answe
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import tomllib
@@ -30,7 +29,7 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
-from mcp_endpoint import metrics
+from mcp_endpoint import budget, metrics
 from mcp_endpoint.live_tenant import current_tenant
 from tenants.oneapp.catalog import CATALOG, ToolSpec
 from tenants.oneapp.client import UpstreamError
@@ -72,6 +71,9 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
         except UpstreamError as exc:
             status, outcome = exc.status, exc.kind
             raise ToolError(str(exc)) from None
+        except Exception:
+            outcome = "error"  # a fault the client does not know: never counted as ok
+            raise
         finally:
             seconds = time.perf_counter() - started
             # Labelled at the call, not ahead: only combinations that happen take memory.
@@ -88,7 +90,7 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
                 status if status is not None else "-",
                 seconds * 1000,
             )
-        return _result(data)
+        return _result(data, spec, values)
 
     return call
 
@@ -157,10 +159,11 @@ class OneAppServer(MCPServer):
             raise ToolError(f"Error executing tool {name}: {problems}") from cause
 
 
-def _result(data: Any) -> CallToolResult:
-    """The upstream JSON as text, and as structured content (objects as they are, anything else wrapped)."""
-    text = json.dumps(data, ensure_ascii=False)
-    structured = data if isinstance(data, dict) else {"result": data}
+def _result(data: Any, spec: ToolSpec, values: dict[str, Any]) -> CallToolResult:
+    """The upstream JSON as text, and as structured content (objects as they are, anything else wrapped);
+    cut to the response budget, with a note that says so (mcp_endpoint/budget.py)."""
+    shaped, text = budget.fit(data, spec, values)
+    structured = shaped if isinstance(shaped, dict) else {"result": shaped}
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 

@@ -27,6 +27,9 @@ class ToolSpec:
     arguments: type[args.Arguments] = args.NoArguments
     method: Literal["GET", "POST"] = "GET"
     query_names: Mapping[str, str] = field(default_factory=dict)  # argument -> query name, where they differ
+    narrower_tools: tuple[
+        str, ...
+    ] = ()  # tools that answer a part of this one's answer (when it is too long)
 
     @property
     def read_only(self) -> bool:
@@ -61,6 +64,7 @@ CATALOG: tuple[ToolSpec, ...] = (
         "Obtiene la lista completa de sucursales registradas para el cliente autenticado.",
         "core",
         "/core/sucursales",
+        narrower_tools=("core_list_sucursales_by_zona",),
     ),
     ToolSpec(
         "core_list_zonas",
@@ -69,6 +73,7 @@ CATALOG: tuple[ToolSpec, ...] = (
         "core",
         "/core/zonas",
         args.ZoneFilter,
+        narrower_tools=("core_list_zonas_by_subgerencia",),
     ),
     ToolSpec(
         "core_list_subgerencias",
