@@ -2,8 +2,9 @@
 
 Every failure becomes an `UpstreamError` whose message is safe to show a model: it says truly what
 went wrong (tenants/oneapp/faults.py), never the token or a request header. The whole call, from
-waiting for a free slot to the last byte of the answer, is bounded by the tenant's timeout, and the
-answer by its size cap (tenants/oneapp/body.py).
+waiting for a free slot to the last byte of the answer, is bounded by the tenant's timeout; the
+answer by its size cap (tenants/oneapp/body.py); and every echo of the token in what OneApp sends
+back is redacted (tenants/oneapp/redaction.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from httpx_aiohttp import AiohttpTransport
 from tenants.models import TenantSettings, validate_header_value
 from tenants.oneapp.body import ACCEPT_ENCODING, BodyTooLarge, UnreadableEncoding, read_capped
 from tenants.oneapp.faults import UpstreamError, describe, host
+from tenants.oneapp.redaction import Redactor
 
 __all__ = ["MAX_ERROR_SNIPPET", "OneAppClient", "UpstreamError"]
 
@@ -42,6 +44,25 @@ def _tls_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~25 ms; one context shared by every tenant's pool keeps a
     # cold tenant cheap.
     return ssl.create_default_context(cafile=certifi.where())
+
+
+class _RedactingTransport(httpx.AsyncBaseTransport):
+    """Redacts the reason phrase as it arrives, before httpx logs it or anything else reads it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, redactor: Redactor) -> None:
+        self._inner = inner
+        self._redactor = redactor
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        reason = response.extensions.get("reason_phrase")
+        if reason:
+            text = self._redactor.text(reason.decode("ascii", errors="ignore"))
+            response.extensions["reason_phrase"] = text.encode("ascii", errors="ignore")
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class OneAppClient:
@@ -69,18 +90,19 @@ class OneAppClient:
         # connection and file descriptor of the worker.
         self.max_concurrent_calls = tenant.max_concurrent_calls
         self._slots = asyncio.Semaphore(tenant.max_concurrent_calls)
-        self._secrets = _secret_forms(tenant.authorization)
+        self._redactor = Redactor(tenant.authorization)
         limits = httpx.Limits(
             max_connections=tenant.max_concurrent_calls, max_keepalive_connections=tenant.max_concurrent_calls
         )
         # httpx's own pool (httpcore) scans every connection on every request and response,
         # which costs seconds at a thousand concurrent calls; aiohttp's pool does not.
+        inner = transport or AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False)
         self._http = httpx.AsyncClient(
             headers=headers,
             timeout=None,  # noqa: S113 - one deadline for the whole call instead, in request()
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment must not see tenants' tokens
-            transport=transport or AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False),
+            transport=_RedactingTransport(inner, self._redactor),
         )
 
     @property
@@ -162,7 +184,7 @@ class OneAppClient:
                 status=status,
             ) from None
         if not response.is_success:
-            reason = _cut(response.reason_phrase, MAX_REASON)
+            reason = _cut(response.reason_phrase, MAX_REASON)  # redacted by the transport
             raise UpstreamError(
                 f"OneApp answered {status} {reason}: {self._snippet(raw, response)}", "status", status=status
             )
@@ -181,7 +203,7 @@ class OneAppClient:
             raise UpstreamError(
                 f"OneApp answered {status} with a body that is not JSON.", "not_json", status=status
             ) from None
-        return data
+        return self._redactor.json(data) if self._redactor.body_may_echo(raw) else data
 
     def _snippet(self, raw: bytes, response: httpx.Response) -> str:
         encoding = response.charset_encoding or "utf-8"
@@ -190,9 +212,8 @@ class OneAppClient:
         except LookupError:
             encoding = "utf-8"
         text = " ".join(raw.decode(encoding, errors="replace").split()) or "(empty body)"
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return _cut(text, MAX_ERROR_SNIPPET)
+        # Redacted before it is cut: a token across the cut must not be cut back into view.
+        return _cut(self._redactor.text(text), MAX_ERROR_SNIPPET)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -207,14 +228,6 @@ def _size(count: int) -> str:
         if count % size == 0:
             return f"{count // size} {unit}"
     return f"{count} bytes"
-
-
-def _secret_forms(authorization: str) -> list[str]:
-    """The header value, and its credential without the scheme (`Bearer`): an upstream may echo either."""
-    value = authorization.strip()
-    scheme, _, credential = value.partition(" ")
-    forms = [value, credential.strip()] if scheme and credential.strip() else [value]
-    return [form for form in forms if form]
 
 
 def _is_header_value(value: str) -> bool:

@@ -238,6 +238,76 @@ async def test_the_deadline_counts_the_wait_for_a_free_slot(serve):
     assert time.perf_counter() - started < 0.6
 
 
+# Item 8: no echo of the token reaches the model or a log.
+
+ECHOES = {
+    "verbatim": TOKEN,
+    "lower-cased": TOKEN.lower(),
+    "upper-cased": SECRET.upper(),
+    "split by a newline": SECRET[:13] + "\n" + SECRET[13:],
+    "wrapped at 10 with spaces": " ".join(SECRET[i : i + 10] for i in range(0, len(SECRET), 10)),
+    "long prefix": SECRET[:20] + "…",
+    "long suffix": "…" + SECRET[-12:],
+    "zero-width space": SECRET[:16] + "\u200b" + SECRET[16:],
+}
+
+
+@pytest.mark.parametrize("echo", ECHOES.values(), ids=ECHOES.keys())
+async def test_a_success_body_never_carries_an_echo_of_the_token(serve, echo):
+    body = {
+        "debug": {"received": f"Authorization: {echo}", echo: "as a key"},
+        "rows": [{"id": 1, "nombre": "Centro"}, {"id": 2, "note": f"seen {echo} here"}],
+    }
+    for ascii_only in (True, False):  # \u-escaped, or UTF-8 as it is
+        _, client = await serve(hostile.answer(json.dumps(body, ensure_ascii=ascii_only).encode()))
+
+        status, data = await call(client)
+
+        assert status == 200
+        seen = json.dumps(data, ensure_ascii=False)
+        assert echoes(seen) == []
+        assert "[redacted]" in data["debug"]["received"]
+        assert data["rows"][0] == {"id": 1, "nombre": "Centro"}  # the rest as it was
+
+
+async def test_an_echo_spelled_with_json_escapes_is_redacted_too(serve):
+    spelled = "".join(f"\\u{ord(c):04x}" for c in SECRET)  # every character escaped
+    _, client = await serve(hostile.answer(b'{"token": "' + spelled.encode() + b'"}'))
+
+    assert await call(client) == (200, {"token": "[redacted]"})
+
+
+async def test_a_body_that_only_looks_like_the_token_in_part_is_left_alone(serve):
+    body = {"short": SECRET[:7], "other": "Hx7qL2v is not it", "n": 1234567}
+    _, client = await serve(hostile.answer(json.dumps(body).encode()))
+
+    assert await call(client) == (200, body)
+
+
+@pytest.mark.parametrize("echo", ECHOES.values(), ids=ECHOES.keys())
+async def test_an_error_body_never_carries_an_echo_of_the_token(serve, echo):
+    _, client = await serve(
+        hostile.answer(f"invalid token {echo} for acme".encode(), status=401, reason="Unauthorized")
+    )
+
+    error = await failure(client)
+
+    assert str(error).startswith("OneApp answered 401 Unauthorized: invalid token ")
+    assert echoes(str(error)) == []
+    assert "[redacted]" in str(error)
+
+
+async def test_the_reason_phrase_never_carries_the_token_to_the_model_or_the_log(serve, caplog):
+    caplog.set_level(logging.DEBUG)
+    _, client = await serve(hostile.answer(b"{}", status=401, reason=f"Bad token {SECRET.lower()}"))
+
+    error = await failure(client)
+
+    assert str(error) == "OneApp answered 401 Bad token [redacted]: {}"
+    assert any("HTTP Request" in record.getMessage() for record in caplog.records)  # httpx logs the reason
+    assert echoes(caplog.text) == []
+
+
 # Item 9: every failure has its own true message and metric kind; none is told as a timeout.
 
 
