@@ -16,7 +16,6 @@ from django.conf import settings
 
 from tenants.oneapp.catalog import ToolSpec
 
-DEFAULT_BUDGET_CHARS = 80_000
 # Arguments that make an answer smaller, in the words a model reads.
 NARROWING = {
     "zone_id": "zone_id (one zone)",
@@ -36,7 +35,7 @@ NARROWING = {
 
 
 def budget_chars() -> int:
-    return int(getattr(settings, "MCP_RESPONSE_BUDGET_CHARS", DEFAULT_BUDGET_CHARS))
+    return settings.MCP_RESPONSE_BUDGET_CHARS
 
 
 def dumps(data: Any) -> str:

@@ -164,6 +164,9 @@ MCP_REQUIRE_ACCESS_KEY: bool = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
 # uvicorn with --proxy-headers and --forwarded-allow-ips so that the address is the client's.
 MCP_FAILED_KEYS_PER_ADDRESS: int = env.int("MCP_FAILED_KEYS_PER_ADDRESS", default=20)
 MCP_FAILED_KEYS_PER_TENANT: int = env.int("MCP_FAILED_KEYS_PER_TENANT", default=200)
+# A tool result longer than this (in characters of JSON; about 20,000 tokens) is cut at an item
+# boundary of its list, with a note saying what was left out and how to ask for less.
+MCP_RESPONSE_BUDGET_CHARS: int = env.int("MCP_RESPONSE_BUDGET_CHARS", default=80_000)
 # Requests larger than this get 413 before they are parsed.
 MCP_MAX_REQUEST_BYTES: int = env.int("MCP_MAX_REQUEST_BYTES", default=1024 * 1024)
 # /metrics answers requests from these networks, or bearing METRICS_TOKEN.
