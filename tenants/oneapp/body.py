@@ -7,11 +7,18 @@ produced. Only the encodings the client asks for (ACCEPT_ENCODING) are read; any
 
 from __future__ import annotations
 
+import array
+import itertools
 import zlib
 
 import httpx
 
 ACCEPT_ENCODING = "gzip, deflate"
+# Deeper JSON is refused: the SDK's serialiser (pydantic) gives up at 255 levels, with an internal
+# error for the model and a traceback in the log. OneApp's answers nest a handful of levels.
+MAX_NESTING = 100
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 in, -1 out
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 class BodyTooLarge(Exception):
@@ -79,3 +86,22 @@ async def read_capped(response: httpx.Response, cap: int, truncate: bool = False
         if inflater and not inflater.complete:
             raise UnreadableEncoding(inflater.encoding)  # cut short: what came inflates to a part
     return bytes(body)
+
+
+def nested_too_deeply(body: bytes) -> bool:
+    """Whether the arrays and objects of a JSON body nest more than MAX_NESTING deep.
+
+    Counted in C: brackets are +1 and -1 steps, the depth their highest running sum, first with the
+    brackets inside strings too; only a body that looks too deep so is counted again without its
+    strings (slower), so that text such as "[[[" never gets an answer refused. A body built to hide
+    its depth behind "]" in strings still meets the SDK's own limit, as an internal error."""
+    if body.count(b"[") + body.count(b"{") <= MAX_NESTING or _depth(body) <= MAX_NESTING:
+        return False
+    # With escaped backslashes and quotes gone, every other piece between quotes is outside strings.
+    outside = b"".join(body.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[0::2])
+    return _depth(outside) > MAX_NESTING
+
+
+def _depth(data: bytes) -> int:
+    steps = array.array("b", data.translate(_STEPS, _NOT_BRACKETS))
+    return max(itertools.accumulate(steps), default=0)

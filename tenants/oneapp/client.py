@@ -25,7 +25,14 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from tenants.models import TenantSettings, validate_header_value
-from tenants.oneapp.body import ACCEPT_ENCODING, BodyTooLarge, UnreadableEncoding, read_capped
+from tenants.oneapp.body import (
+    ACCEPT_ENCODING,
+    MAX_NESTING,
+    BodyTooLarge,
+    UnreadableEncoding,
+    nested_too_deeply,
+    read_capped,
+)
 from tenants.oneapp.faults import UpstreamError, describe, host
 from tenants.oneapp.redaction import Redactor
 
@@ -193,16 +200,22 @@ class OneAppClient:
     def _parse(self, raw: bytes, status: int) -> Any:
         # At the default cap (4 MiB) json.loads holds the event loop for some tens of milliseconds;
         # the cap's ceiling (16 MiB) bounds it. It cannot be moved to a thread: it never releases the GIL.
+        data: Any = None
         try:
             data = json.loads(raw)
+            deep = nested_too_deeply(raw)
         except RecursionError:
-            raise UpstreamError(
-                f"OneApp answered {status} with JSON nested too deeply to read.", "not_json", status=status
-            ) from None
+            deep = True
         except ValueError:
             raise UpstreamError(
                 f"OneApp answered {status} with a body that is not JSON.", "not_json", status=status
             ) from None
+        if deep:
+            raise UpstreamError(
+                f"OneApp answered {status} with JSON nested more than {MAX_NESTING} levels deep.",
+                "not_json",
+                status=status,
+            )
         return self._redactor.json(data) if self._redactor.body_may_echo(raw) else data
 
     def _snippet(self, raw: bytes, response: httpx.Response) -> str:

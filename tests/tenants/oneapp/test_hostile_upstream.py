@@ -419,13 +419,25 @@ async def test_a_gzip_body_cut_short_is_a_clear_error(serve):
     assert str(error) == "OneApp answered 200 in an encoding this client cannot read (gzip)."
 
 
-async def test_json_nested_too_deeply_to_parse_is_a_clear_error(serve):
-    _, client = await serve(hostile.answer(b"[" * 100_000 + b"]" * 100_000))
+@pytest.mark.parametrize("depth", [101, 300, 100_000])
+async def test_json_nested_too_deeply_is_a_clear_error(serve, depth):
+    # The SDK's serialiser gives up at 255 levels; json.loads at about 1,000.
+    _, client = await serve(hostile.answer(b"[" * depth + b"]" * depth))
 
     error = await failure(client)
 
-    assert str(error) == "OneApp answered 200 with JSON nested too deeply to read."
+    assert str(error) == "OneApp answered 200 with JSON nested more than 100 levels deep."
     assert error.kind == "not_json"
+
+
+async def test_json_nested_100_deep_or_with_brackets_in_its_strings_is_read(serve):
+    deep = json.loads("[" * 100 + "]" * 100)
+    brackets = {"a": "[[[[" * 100, "b": [{"c": "{{{{" * 100}] * 200}
+    _, at_limit = await serve(hostile.answer(json.dumps(deep).encode()))
+    _, bracketed = await serve(hostile.answer(json.dumps(brackets).encode()))
+
+    assert await call(at_limit) == (200, deep)
+    assert await call(bracketed) == (200, brackets)
 
 
 async def test_the_client_keeps_working_after_each_hostile_answer(serve):

@@ -157,6 +157,20 @@ async def test_a_self_signed_certificate_is_told_to_the_model_as_such(live_serve
     assert counted("tls") == before + 1
 
 
+async def test_json_too_deep_for_the_sdk_reaches_the_model_as_a_tool_error(
+    live_server_url, acme_upstream, caplog
+):
+    # json.loads reads 300 levels; the SDK's serialiser would fail on them with an internal error.
+    await acme_upstream(hostile.answer(b"[" * 300 + b"]" * 300))
+
+    result = await call_tool(live_server_url)
+
+    assert (
+        result.content[0].text == PREFIX + "OneApp answered 200 with JSON nested more than 100 levels deep."
+    )
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
 async def test_a_failure_the_client_did_not_foresee_is_counted_as_an_error_not_ok(
     live_server_url, acme_upstream, monkeypatch
 ):
