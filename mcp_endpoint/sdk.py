@@ -13,7 +13,7 @@ Why not the SDK's session manager: it wants an ASGI conversation replayed throug
 task group per worker, and on the 2025 path a task, memory streams and a dispatcher per request:
 about a third of a tool call's CPU. This module is the one place that reaches into SDK
 internals (`_lowlevel_server`, the 2026 entry's private helpers); requirements.txt pins the SDK
-and tests/test_tools_adapter.py fails on an upgrade, so these are re-checked then.
+and tests/mcp_endpoint/test_tools.py fails on an upgrade, so these are re-checked then.
 """
 
 from __future__ import annotations
