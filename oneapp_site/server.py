@@ -23,7 +23,6 @@ import asyncio
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,6 +31,8 @@ import uvicorn.main
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
+
+from mcp_endpoint.quiet_log import QuietLog
 
 APPLICATION = "oneapp_site.asgi:application"
 PROTOCOL = "oneapp_site.server:GuardedHttpToolsProtocol"
@@ -75,23 +76,12 @@ def _positive(environ: Mapping[str, str], name: str, default: float, integer: bo
     return value
 
 
-class RateLimitedLog:
-    """At most one line per `interval` seconds, saying how many events it stands for: a flood of
-    slow or oversized requests must not become a flood of log lines."""
+# A flood of slow or oversized requests must not become a flood of log lines: one per kind and 10 s.
+_quiet = QuietLog(logger, interval=10.0)
 
-    def __init__(self, message: str, interval: float = 10.0) -> None:
-        self.message = message
-        self.interval = interval
-        self.count = 0
-        self.last = -interval
 
-    def __call__(self) -> None:
-        self.count += 1
-        now = time.monotonic()
-        if now - self.last >= self.interval:
-            logger.warning("%s (%d since the last such line)", self.message, self.count)
-            self.count = 0
-            self.last = now
+def _say(message: str) -> None:
+    _quiet.log(logging.WARNING, message, message)
 
 
 # Called for every request: named directly, as zero-argument super() costs about 0.5 µs a call on 3.11.
@@ -106,13 +96,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     see a header only once httptools has assembled it, which is where the cost is."""
 
     limits: ClassVar[HttpLimits | None] = None  # per process, read at the first connection
-    oversized = RateLimitedLog("Refused request headers larger than SERVER_MAX_HEADER_BYTES (431)")
-    slow_headers = RateLimitedLog(
-        "Closed connections that sent no headers within SERVER_HEADER_TIMEOUT_SECONDS"
-    )
-    slow_bodies = RateLimitedLog(
-        "Closed connections that sent no body within SERVER_BODY_TIMEOUT_SECONDS (408)"
-    )
 
     def __init__(
         self,
@@ -232,7 +215,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # that response is finished, then the connection closed.
             cycle.keep_alive = False
             return
-        self.slow_headers()
+        _say("Closed a connection that sent no headers within SERVER_HEADER_TIMEOUT_SECONDS")
         if self.header_budget is not None and self.header_budget < self.max_header_bytes:
             self._send_error(408, b"Request headers were not received in time.\n")
         self.transport.close()
@@ -242,7 +225,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.deadline_for_body = False
         if self._handed_over():
             return
-        self.slow_bodies()
+        _say("Closed a connection that sent no body within SERVER_BODY_TIMEOUT_SECONDS (408)")
         cycle: RequestResponseCycle | None = self.cycle
         if cycle is not None and not cycle.response_started:
             # To the application the client has gone (its receive() answers http.disconnect, its
@@ -255,7 +238,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     # Refusals
 
     def _refuse_oversized_headers(self) -> None:
-        self.oversized()
+        _say("Refused request headers larger than SERVER_MAX_HEADER_BYTES (431)")
         self._disarm()
         self.refused = True
         cycle: RequestResponseCycle | None = self.cycle
@@ -298,6 +281,21 @@ def server_options(environ: Mapping[str, str] = os.environ) -> list[str]:
     return ["--http", PROTOCOL, "--timeout-graceful-shutdown", str(int(seconds))]
 
 
+def _check_before_serving() -> None:
+    """Run Django's system checks once, here: each worker runs them too (oneapp_site/asgi.py), but a
+    worker that stops on an error (a malformed TOKEN_ENCRYPTION_KEYS) is restarted by uvicorn's
+    supervisor for good, while the port takes connections that never get an answer."""
+    import django
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    django.setup()
+    try:
+        call_command("check")
+    except SystemCheckError as error:
+        sys.exit(f"oneapp_site.server: not starting.\n{error}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """uvicorn's command line for the application, with the safe defaults first."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
@@ -310,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         options = server_options()
     except ValueError as error:
         sys.exit(f"oneapp_site.server: {error}")
+    _check_before_serving()
     arguments = list(sys.argv[1:] if argv is None else argv)
     uvicorn.main.main(args=[APPLICATION, *options, *arguments], prog_name="python -m oneapp_site.server")
 

@@ -352,3 +352,29 @@ def test_scripts_serve_and_the_documented_production_command_run_the_safe_server
     assert command is not None
     assert ".venv/bin/python -m oneapp_site.server " in command.group(1)
     assert "uvicorn oneapp_site.asgi:application" not in command.group(1)
+
+
+def test_a_malformed_encryption_key_stops_the_command_before_any_worker_starts(tmp_path):
+    # Checked in each worker only, it restart-looped workers for good while the port took
+    # connections that were never answered.
+    port = free_port()
+    env = {
+        **os.environ,
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
+        "SECRET_KEY": "test-http-server-process",
+        "TOKEN_ENCRYPTION_KEYS": "not-a-fernet-key",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    run = subprocess.run(
+        [*COMMAND, "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode != 0
+    assert "tenants.E002" in run.stderr and "not-a-fernet-key" not in run.stderr
+    assert "Started parent process" not in run.stderr  # no worker was ever started
