@@ -71,21 +71,16 @@ TENANT_UNAVAILABLE = Refusal(
 
 
 def rate_limited(retry_after: int) -> Refusal:
-    return Refusal(
-        429,
-        "RATE_LIMITED",
-        f"Too many requests for this client. Retry after {retry_after} s.",
-        (("Retry-After", str(retry_after)),),
-    )
+    return _too_many("RATE_LIMITED", "Too many requests for this client. Retry after {} s.", retry_after)
 
 
 def too_many_failed_keys(retry_after: int) -> Refusal:
-    return Refusal(
-        429,
-        "TOO_MANY_FAILED_KEYS",
-        f"Too many requests with a wrong access key. Retry after {retry_after} s with the right key.",
-        (("Retry-After", str(retry_after)),),
-    )
+    message = "Too many requests with a wrong access key. Retry after {} s with the right key."
+    return _too_many("TOO_MANY_FAILED_KEYS", message, retry_after)
+
+
+def _too_many(code: str, message: str, retry_after: int) -> Refusal:
+    return Refusal(429, code, message.format(retry_after), (("Retry-After", str(retry_after)),))
 
 
 def unknown_client(client_id: str) -> Refusal:
