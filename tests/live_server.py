@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
@@ -62,7 +62,9 @@ class UvicornProcess:
     """`python -m uvicorn oneapp_site.asgi:application` in a process of its own, on the test database,
     with the real settings (not the test suite's); started when constructed, once /healthz answers."""
 
-    def __init__(self, log_path: Path, workers: int = 1, **env: str) -> None:
+    command: ClassVar[tuple[str, ...]] = (sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application")
+
+    def __init__(self, log_path: Path, *options: str, workers: int = 1, **env: str) -> None:
         from django.conf import settings
 
         self.port = free_port()
@@ -80,7 +82,7 @@ class UvicornProcess:
         }
         if "PROMETHEUS_MULTIPROC_DIR" not in env:
             full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        command = [sys.executable, "-m", "uvicorn", "oneapp_site.asgi:application", "--port", str(self.port)]
+        command = [*self.command, "--port", str(self.port), *options]
         if workers > 1:
             command += ["--workers", str(workers)]
         with log_path.open("w") as log:

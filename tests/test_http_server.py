@@ -15,14 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from oneapp_site.server import PROTOCOL, HttpLimits, server_options
 from tests.conftest import ACME_KEY
-from tests.live_server import ROOT, answers, database_url, free_port
+from tests.live_server import ROOT, UvicornProcess, free_port
 
 # The command both scripts/serve and the production command run; its options come after.
 COMMAND = [sys.executable, "-m", "oneapp_site.server"]
@@ -30,42 +29,10 @@ COMMAND = [sys.executable, "-m", "oneapp_site.server"]
 SHORT = {"SERVER_HEADER_TIMEOUT_SECONDS": "2", "SERVER_BODY_TIMEOUT_SECONDS": "2"}
 
 
-class ServerProcess:
-    """The application served by COMMAND in a process of its own, on the test database, with the
-    real settings (not the test suite's); started when constructed, once /healthz answers."""
+class ServerProcess(UvicornProcess):
+    """The application served by COMMAND (not plain uvicorn) in a process of its own."""
 
-    def __init__(self, log_path: Path, *options: str, **env: str) -> None:
-        from django.conf import settings
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        full_env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
-            "ENV_FILE": "",
-            "SECRET_KEY": "test-http-server-process",
-            "TOKEN_ENCRYPTION_KEYS": ",".join(settings.TOKEN_ENCRYPTION_KEYS),
-            "DATABASE_URL": database_url(),
-            "LOG_LEVEL": "WARNING",
-            **env,
-        }
-        full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        command = [*COMMAND, "--host", "127.0.0.1", "--port", str(self.port), *options]
-        with log_path.open("w") as log:
-            self.process = subprocess.Popen(
-                command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + 30
-        while not answers(self.url + "/healthz"):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError(self.log)
-            time.sleep(0.1)
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
+    command = (*COMMAND, "--host", "127.0.0.1")
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=10)
