@@ -104,7 +104,8 @@ def _truncation_note(spec: ToolSpec, values: dict[str, Any], returned: int, tota
     if narrowing:
         advice += " Narrow the answer with " + ", ".join(narrowing) + "."
     if spec.narrower_tools:
-        advice += " Or use " + ", ".join(spec.narrower_tools) + ", which answer a part."
+        tools = ", ".join(spec.narrower_tools)
+        advice += f" {'Or use' if narrowing else 'Use'} {tools} to ask for a part of it."
     if "page" in spec.arguments.model_fields:
         page = values.get("page") or 1
         advice += f" Ask page={page} again with a smaller limit, then page={page + 1} for what follows."
