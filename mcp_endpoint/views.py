@@ -76,7 +76,7 @@ async def _route(request: McpRequest) -> Answer:
 
 async def _serve(request: McpRequest, client_id: str) -> Answer:
     ensure_polling(invalidate)
-    counted = False
+    rate_counted = False
     for _ in range(3):  # a tenant retired between lookup and use is looked up again
         try:
             live = await tenant_cache().aget(client_id)
@@ -90,8 +90,8 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
         refusal = await _check_key(request, live)
-        if refusal is None and not counted:
-            counted = True
+        if refusal is None and not rate_counted:
+            rate_counted = True
             refusal = await guards.check_rate(live.settings)
         if refusal is not None:
             return refusal.answer()
