@@ -11,6 +11,7 @@ and an ERROR traceback; unserved, both are -32601 (tests/mcp_endpoint/test_answe
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import tomllib
@@ -73,6 +74,9 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
             raise ToolError(str(exc)) from None
         except Exception:
             outcome = "error"  # a fault the client does not know: never counted as ok
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"  # its client hung up, or the server is shutting down
             raise
         finally:
             seconds = time.perf_counter() - started

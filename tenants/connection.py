@@ -61,13 +61,10 @@ async def acheck_connection(tenant: ClientConfig, settings: TenantSettings) -> C
     client = OneAppClient(settings)
     started = time.monotonic()
     try:
-        # The client's own timeout covers each phase of the call; this bounds the whole of it.
-        async with asyncio.timeout(settings.http_timeout_ms / 1000):
-            _, body = await client.request("GET", "core", PROBE_PATH, {})
+        # The client's timeout is one deadline for the whole call (it reports as UpstreamError).
+        _, body = await client.request("GET", "core", PROBE_PATH, {})
     except UpstreamError as exc:
         return _failed(tenant, str(exc))  # already plain, and redacted of the token
-    except TimeoutError:
-        return _failed(tenant, f"OneApp did not answer within {settings.http_timeout_ms} ms.")
     except Exception as exc:  # a diagnostic reports every failure rather than a 500
         return _failed(tenant, f"the call failed unexpectedly ({type(exc).__name__}).")
     finally:

@@ -265,6 +265,8 @@ def test_a_client_that_hangs_up_has_its_upstream_call_cancelled(live_server_url,
         "params": {"name": "core_list_sucursales", "arguments": {}},
     }
     gone_before = metrics.REQUESTS.labels("CLIENT_GONE")._value.get()
+    cancelled = metrics.TOOL_CALLS.labels("acme", "core_list_sucursales", "cancelled")
+    cancelled_before = cancelled._value.get()
 
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(live_server_url + "/mcp", headers=acme(ACME_KEY), content=json.dumps(call), timeout=0.5)
@@ -275,3 +277,4 @@ def test_a_client_that_hangs_up_has_its_upstream_call_cancelled(live_server_url,
         time.sleep(0.02)
     assert live._in_flight == 0
     assert metrics.REQUESTS.labels("CLIENT_GONE")._value.get() == gone_before + 1
+    assert cancelled._value.get() == cancelled_before + 1  # the tool call is counted as cancelled, not ok
