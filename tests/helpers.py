@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tenants.keys import hash_key
-from tenants.models import AccessKey, ClientConfig
+from tenants.models import AccessKey, ClientConfig, TenantSettings
 
 # Secrets
 
@@ -112,3 +112,19 @@ def view_only_client(*codenames: str) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def tenant_settings(
+    client_id: str = "acme", url: str = "https://core.example.test", **fields: Any
+) -> TenantSettings:
+    """A tenant's settings as the request path holds them (no row needed), with the canary token."""
+    values: dict[str, Any] = {
+        "client_id": client_id,
+        "core_base_url": url,
+        "client_base_url": url,
+        "authorization": CANARY_TOKEN,
+        "client_header": client_id,
+        "http_timeout_ms": 5000,
+        **fields,
+    }
+    return TenantSettings(**values)

@@ -23,22 +23,13 @@ from mcp_endpoint.cache import TenantCache, load_tenant, tenant_cache
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from tenants.models import ClientConfig, TenantSettings
 from tests.fake_upstream import FakeOneApp
-from tests.helpers import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN, tenant_settings
 
 TTL = 300.0
 
 
 def settings_for(client_id: str, url: str = "https://core.example.test", **fields: Any) -> TenantSettings:
-    values: dict[str, Any] = {
-        "client_id": client_id,
-        "core_base_url": url,
-        "client_base_url": url,
-        "authorization": CANARY_TOKEN,
-        "client_header": client_id,
-        "http_timeout_ms": 5000,
-    }
-    values.update(fields)
-    return TenantSettings(**values)
+    return tenant_settings(client_id, url, **fields)
 
 
 class FakeClock:

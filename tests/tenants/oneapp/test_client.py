@@ -15,7 +15,7 @@ from tenants.models import TenantSettings
 from tenants.oneapp.catalog import CATALOG
 from tenants.oneapp.client import MAX_ERROR_SNIPPET, OneAppClient, UpstreamError
 from tests.fake_upstream import FakeOneApp
-from tests.helpers import CANARY_TOKEN
+from tests.helpers import CANARY_TOKEN, tenant_settings
 from tests.live_server import free_port
 
 CANARY_SECRET = CANARY_TOKEN.removeprefix("Bearer ")
@@ -23,16 +23,7 @@ SPECS = {spec.name: spec for spec in CATALOG}
 
 
 def tenant(url: str, **fields: Any) -> TenantSettings:
-    values: dict[str, Any] = {
-        "client_id": "acme",
-        "core_base_url": url,
-        "client_base_url": url,
-        "authorization": CANARY_TOKEN,
-        "client_header": "acme",
-        "http_timeout_ms": 5000,
-    }
-    values.update(fields)
-    return TenantSettings(**values)
+    return tenant_settings("acme", url, **fields)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pytest
 
 from tenants.models import TenantSettings
 from tenants.oneapp.client import OneAppClient, UpstreamError
+from tests.helpers import tenant_settings
 from tests.tenants.oneapp import hostile
 from tests.tenants.oneapp.hostile import Behaviour, HostileUpstream
 
@@ -33,16 +34,7 @@ TOO_LARGE = (
 
 
 def settings(url: str, **fields: Any) -> TenantSettings:
-    values: dict[str, Any] = {
-        "client_id": "acme",
-        "core_base_url": url,
-        "client_base_url": url,
-        "authorization": TOKEN,
-        "client_header": "acme",
-        "http_timeout_ms": 5000,
-    }
-    values.update(fields)
-    return TenantSettings(**values)
+    return tenant_settings("acme", url, **{"authorization": TOKEN, **fields})
 
 
 @pytest.fixture
