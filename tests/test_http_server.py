@@ -282,11 +282,27 @@ def test_the_defaults_are_the_safe_ones():
     assert limits.body_timeout <= 60
     options = server_options({})
     assert options[options.index("--http") + 1] == PROTOCOL
+    assert "--no-access-log" in options
     assert options[options.index("--timeout-graceful-shutdown") + 1] == "30"
     assert server_options({"SERVER_GRACEFUL_SHUTDOWN_SECONDS": "7"})[-2:] == [
         "--timeout-graceful-shutdown",
         "7",
     ]
+
+
+def test_no_access_log_by_default_and_one_line_per_request_when_asked(server, tmp_path):
+    # The access log costs a share of every request's CPU; operators count requests in /metrics.
+    httpx.get(server.url + "/healthz", timeout=5).raise_for_status()
+    logged = ServerProcess(tmp_path / "server.log", "--access-log")
+    try:
+        httpx.get(logged.url + "/healthz", timeout=5).raise_for_status()
+        deadline = time.monotonic() + 5
+        while '"GET /healthz HTTP/1.1" 200' not in logged.log:
+            assert time.monotonic() < deadline, logged.log
+            time.sleep(0.05)
+    finally:
+        logged.stop()
+    assert "GET /healthz" not in server.log
 
 
 @pytest.mark.parametrize(
