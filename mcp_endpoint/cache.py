@@ -21,10 +21,9 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import connection
 from django.dispatch import receiver
 
-from mcp_endpoint import metrics
+from mcp_endpoint import connections, metrics
 from mcp_endpoint.live_tenant import LiveTenant
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
@@ -237,9 +236,7 @@ class TenantCache:
 @sync_to_async
 def load_tenant(client_id: str) -> TenantSettings | None:
     """The enabled tenant's settings with its unrevoked keys (two queries), or None."""
-    # /mcp skips Django's request signals, so do what they would: drop a connection gone bad.
-    if not connection.in_atomic_block:  # (a test's transaction, never on a request)
-        connection.close_if_unusable_or_obsolete()
+    connections.drop_if_broken()
     tenant = ClientConfig.objects.filter(client_id=client_id, enabled=True).first()
     if tenant is None:
         return None

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from mcp_endpoint import connections
 from tenants.models import TenantChange
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class ChangePoller:
         next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         while True:
             try:
-                close_old_connections()  # as Django does around a request: drop a broken connection
+                connections.drop_if_broken()
                 for client_id in self.feed.poll():
                     self.apply(client_id)
                 if time.monotonic() >= next_prune:
