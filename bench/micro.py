@@ -1,6 +1,8 @@
 """Micro-benchmarks of tenant resolution: a cache hit, a cold build, and memory with many tenants.
 
 Runs against the database configured in the environment (bench/run.py prepares one). Prints JSON.
+With BENCH_UPSTREAM set (a fast fake OneApp), also the resident memory of a cached tenant that
+holds an idle keep-alive connection to it, as a tenant in steady service does.
 Usage: python bench/micro.py [TENANTS]
 """
 
@@ -105,11 +107,57 @@ async def memory_with_many_tenants(count: int) -> dict[str, float]:
     }
 
 
+def rss_bytes() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def resident_memory_per_connected_tenant(upstream: str, count: int = 500) -> dict[str, float]:
+    """RSS growth per cached tenant after one OneApp call each, whose connection stays open and idle."""
+    ids = await sync_to_async(_tenants_at)(upstream, count)
+    cache = TenantCache(load_tenant, ttl_seconds=300, max_entries=count)
+
+    async def call(client_id: str) -> None:
+        live = await cache.aget(client_id)
+        assert live is not None
+        await live.upstream.request("GET", "core", "/core-api/core/sucursales", {})
+
+    await call(ids[0])  # imports, first-use caches and the TLS context are not per tenant
+    gc.collect()
+    before = rss_bytes()
+    for client_id in ids[1:]:
+        await call(client_id)
+    gc.collect()
+    grown = rss_bytes() - before
+    await cache.aclose()
+    return {"connected_tenants": count - 1, "rss_bytes_per_connected_tenant": grown / (count - 1)}
+
+
+def _tenants_at(upstream: str, count: int) -> list[str]:
+    ids = [f"c{n:05d}" for n in range(count)]
+    ClientConfig.objects.bulk_create(
+        [
+            ClientConfig(
+                client_id=i,
+                name=i,
+                core_base_url=upstream,
+                client_base_url=upstream,
+                authorization=f"Bearer token-{i}",
+                client_header=i,
+            )
+            for i in ids
+        ],
+        batch_size=1000,
+    )
+    return ids
+
+
 def main() -> None:
     tenants = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     results = async_to_sync(resolution_times)()
     results["cold_queries"] = queries_of(0)
     results["hit_queries"] = queries_of(1) - results["cold_queries"]
+    if upstream := os.environ.get("BENCH_UPSTREAM"):  # first: RSS only grows, so measure it on a fresh heap
+        results.update(async_to_sync(resident_memory_per_connected_tenant)(upstream))
     results.update(async_to_sync(memory_with_many_tenants)(tenants))
     print(json.dumps(results))
 
