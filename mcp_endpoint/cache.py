@@ -2,7 +2,8 @@
 
 A hit takes a lock, a dict lookup and a clock read: no database query. So does a miss for an id
 found absent a moment ago (unknown, disabled, or with a token that cannot be decrypted): absences
-are remembered briefly and bounded in number, so a flood of unknown ids costs no query each. A
+are remembered briefly and bounded in number; and an id that names no enabled tenant in the list
+of known ids (known_ids.py) costs no query either, so a flood of unknown ids costs no query each. A
 change to a tenant (saved, deleted, its keys; in any worker, through the change feed) drops both
 its entry and its absence once the transaction commits.
 """
@@ -24,6 +25,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from mcp_endpoint import connections, metrics
+from mcp_endpoint.known_ids import KnownIds, list_enabled_ids
 from mcp_endpoint.live_tenant import LiveTenant
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
@@ -60,8 +62,10 @@ class TenantCache:
         build: Callable[[TenantSettings], LiveTenant] = LiveTenant,
         absent_ttl_seconds: float = 30.0,
         max_absent: int = 10_000,
+        known: KnownIds | None = None,
     ) -> None:
         self._load = load
+        self.known = known
         self._build = build
         self.ttl = ttl_seconds
         self.max_entries = max_entries
@@ -99,6 +103,9 @@ class TenantCache:
                 if absence.error is not None:
                     raise absence.error
                 return None
+        if self.known is not None and not await self.known.may_exist(client_id):
+            metrics.CACHE_ABSENT.inc()
+            return None
         metrics.CACHE_MISS.inc()
         key = (loop, client_id)
         build = self._building.get(key)
@@ -184,6 +191,8 @@ class TenantCache:
 
     def invalidate(self, client_id: str) -> None:
         """Forget a live tenant (and that it was absent); calls in flight finish on it. Safe from any thread."""
+        if self.known is not None:
+            self.known.add(client_id)
         with self._lock:
             self._absent.pop(client_id, None)
             if client_id in self._builds_in_flight:  # a build reading the row now may read it stale
@@ -204,6 +213,8 @@ class TenantCache:
             self._entries.clear()
             self._absent.clear()
             self._stale_builds.update(self._builds_in_flight)
+        if self.known is not None:
+            self.known.forget()
         metrics.CACHED_TENANTS.set(0)
         for entry in entries:
             entry.live.retire()
@@ -256,6 +267,7 @@ def tenant_cache() -> TenantCache:
             ttl_seconds=settings.MCP_SERVER_CACHE_TTL_SECONDS,
             max_entries=settings.MCP_SERVER_CACHE_MAX_ENTRIES,
             absent_ttl_seconds=settings.MCP_ABSENT_TENANT_SECONDS,
+            known=KnownIds(list_enabled_ids, ttl_seconds=settings.MCP_ABSENT_TENANT_SECONDS),
         )
     return _cache
 

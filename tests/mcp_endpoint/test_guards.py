@@ -299,8 +299,9 @@ def acme_in_process(make_tenant, fake_oneapp, monkeypatch):
 def test_a_cache_hit_checks_the_key_without_any_database_query(acme_in_process):
     statuses, sql = in_process(2)
     assert statuses == [200, 200]
-    # The miss reads the tenant and its keys and records the key's first use; the hit does nothing.
-    assert (len(sql[0]), writes(sql[0])) == (3, 1)
+    # The miss lists the known ids, reads the tenant and its keys and records the key's first use;
+    # the hit does nothing.
+    assert (len(sql[0]), writes(sql[0])) == (4, 1)
     assert sql[1] == []
 
 
