@@ -177,3 +177,19 @@ METRICS_ALLOWED_NETWORKS: list[str] = env.list(
 # Each must be a network in CIDR notation (system check mcp_endpoint.E001).
 # How often each worker looks for tenant changes made elsewhere (0 turns it off; tests only).
 MCP_CHANGE_POLL_SECONDS: float = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)
+
+# Traces (mcp_endpoint/tracing.py): exported over OTLP/HTTP when an endpoint is set, in the standard
+# OpenTelemetry variables, which the exporter reads itself (also OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT,
+# _COMPRESSION, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_BSP_*).
+# Checked by mcp_endpoint.E002 (a URL) and mcp_endpoint.E003 (a protocol this build can speak).
+OTEL_TRACES_ENDPOINT: str = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_ENDPOINT", default=""
+)
+OTEL_TRACES_PROTOCOL: str = env.str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_PROTOCOL", default="http/protobuf"
+)
+TRACING_ENABLED: bool = (
+    bool(OTEL_TRACES_ENDPOINT)
+    and not env.bool("OTEL_SDK_DISABLED", default=False)
+    and env.str("OTEL_TRACES_EXPORTER", default="otlp").strip().lower() != "none"
+)
