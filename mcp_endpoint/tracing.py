@@ -123,7 +123,8 @@ def answered(span: Span, status: int, outcome: str) -> None:
 
 def note_tenant(client_id: str) -> None:
     """Name the tenant on the request's span (once it is known to exist: never a client's guess)."""
-    trace.get_current_span().set_attribute(TENANT_ID, client_id)
+    if _provider is not None:
+        trace.get_current_span().set_attribute(TENANT_ID, client_id)
 
 
 def _caller_context(request: McpRequest) -> Context:
