@@ -7,6 +7,7 @@ is what each worker's lifespan shutdown flushed."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,8 @@ from opentelemetry import context, trace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from mcp_endpoint import tracing
+from mcp_endpoint.exchange import McpRequest
 from tests.fake_upstream import FakeOneApp
 from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, mcp_headers
 from tests.live_server import UvicornProcess
@@ -201,3 +204,20 @@ def test_without_an_endpoint_or_when_turned_off_nothing_is_traced(
     assert response.status_code == 200 and "error" not in response.json()
     assert receiver.raw == []
     assert "traceparent" not in fake_oneapp.received[-1].headers
+
+
+def caller_of(headers: dict[str, str], meta: Any) -> SpanContext:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}})
+    scope = {"type": "http", "headers": [(name.encode(), value.encode()) for name, value in headers.items()]}
+    return trace.get_current_span(
+        tracing._caller_context(McpRequest.from_scope(scope, body.encode()))
+    ).get_span_context()
+
+
+def test_the_callers_header_wins_over_its_meta_and_a_malformed_one_is_passed_over() -> None:
+    header, meta = traceparent(HEADER_CALLER), {"traceparent": traceparent(META_CALLER)}
+    assert caller_of({"traceparent": header}, meta).span_id == HEADER_CALLER.span_id
+    assert caller_of({"traceparent": "00-garbage"}, meta).span_id == META_CALLER.span_id
+    assert caller_of({}, meta).span_id == META_CALLER.span_id
+    for malformed in ({"traceparent": 5}, {"traceparent": ["x"]}, {"traceparent": "00-0-0-01"}, "text", None):
+        assert not caller_of({"traceparent": "ff-" + header[3:]}, malformed).is_valid  # a new trace
