@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connections
@@ -34,6 +34,9 @@ from mcp_endpoint.exchange import McpRequest
 from mcp_endpoint.live_tenant import current_tenant
 from mcp_endpoint.tools import project_version
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
 TENANT_ID = "oneapp.tenant.id"  # the client id (X-Client-ID) of the tenant a request was served for
 OUTCOME = "oneapp.mcp.outcome"  # as the requests metric counts it: a refusal's code, or MCP_<status>
 SERVICE_NAME = "oneapp-mcp"
@@ -42,11 +45,11 @@ SERVICE_NAME = "oneapp-mcp"
 _W3C = TraceContextTextMapPropagator()
 _TRACE_KEYS = frozenset(("traceparent", "tracestate"))
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"))
-_DB_SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "oracle": "oracle"}
+_DB_SYSTEMS = {"postgresql": "postgresql", "sqlite": "sqlite", "mysql": "mysql", "oracle": "oracle.db"}
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"([^"]+)"')
 
 _tracer = trace.get_tracer(__name__)
-_provider: Any = None  # the SDK's TracerProvider once started; imported only then
+_provider: TracerProvider | None = None  # once started (the SDK is imported only then)
 
 
 def active() -> bool:

@@ -189,6 +189,30 @@ def test_refused_requests_are_traced_and_name_only_real_tenants(
     assert_no_secret_in(receiver)
 
 
+def test_a_failed_oneapp_call_is_an_error_in_its_span_and_the_sdks(
+    oneapp_tenant: Any, fake_oneapp: FakeOneApp, receiver: OtlpReceiver, tmp_path: Any
+) -> None:
+    fake_oneapp.reply(f"{CORE}/core/sucursales", status=503, body={"detail": CANARY_TOKEN})
+    server = serve(tmp_path, receiver)
+    try:
+        response = call_tool(server.url, "core_list_sucursales", {})
+    finally:
+        server.stop()
+    assert response.json()["result"]["isError"] is True
+    upstream = the_one(receiver.spans, kind=CLIENT, name=f"GET {CORE}/core/sucursales")
+    assert upstream.status_code == Status.StatusCode.STATUS_CODE_ERROR
+    assert upstream.attributes["error.type"] == "503"
+    assert upstream.attributes["http.response.status_code"] == 503
+    sdk = the_one(receiver.spans, span_id=upstream.parent_span_id)
+    assert (sdk.attributes["error.type"], sdk.status_code) == (
+        "tool_error",
+        Status.StatusCode.STATUS_CODE_ERROR,
+    )
+    request = the_one(receiver.spans, span_id=sdk.parent_span_id)
+    assert request.status_code == Status.StatusCode.STATUS_CODE_UNSET  # the request itself was answered
+    assert_no_secret_in(receiver)  # OneApp's answer quoted the token: the span holds no text of it
+
+
 @pytest.mark.parametrize(
     "off",
     [{"OTEL_EXPORTER_OTLP_ENDPOINT": ""}, {"OTEL_SDK_DISABLED": "true"}, {"OTEL_TRACES_EXPORTER": "none"}],
