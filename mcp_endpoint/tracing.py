@@ -67,12 +67,15 @@ def start() -> bool:
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.util.re import parse_env_headers
 
     resource = Resource.create({"service.version": project_version()})
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": SERVICE_NAME}))  # OTEL_SERVICE_NAME wins
     provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    # The headers as settings read them, which may be from a file (the exporter reads only the variable).
+    headers = dict(parse_env_headers(settings.OTEL_TRACES_HEADERS, liberal=True))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(headers=headers)))
     trace.set_tracer_provider(provider)
     _provider = provider
     connection_created.connect(_wrap_queries, dispatch_uid="mcp_endpoint.tracing")

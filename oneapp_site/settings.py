@@ -188,6 +188,10 @@ OTEL_TRACES_ENDPOINT: str = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", defaul
 OTEL_TRACES_PROTOCOL: str = env.str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", default="") or env.str(
     "OTEL_EXPORTER_OTLP_PROTOCOL", default="http/protobuf"
 )
+# The collector's credentials, if it wants any: also from OTEL_EXPORTER_OTLP_HEADERS_FILE.
+OTEL_TRACES_HEADERS: str = env.str("OTEL_EXPORTER_OTLP_TRACES_HEADERS", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_HEADERS", default=""
+)
 TRACING_ENABLED: bool = (
     bool(OTEL_TRACES_ENDPOINT)
     and not env.bool("OTEL_SDK_DISABLED", default=False)

@@ -45,11 +45,13 @@ def _attributes(pairs: Any) -> dict[str, Any]:
 
 
 class OtlpReceiver:
-    """Collects the spans of every export; `raw` keeps the request bodies as sent, to search them."""
+    """Collects the spans of every export; `raw` keeps the request bodies as sent, to search them, and
+    `headers` each request's headers (lowercase names)."""
 
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.raw: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -68,7 +70,7 @@ class OtlpReceiver:
         self._server.shutdown()
         self._server.server_close()
 
-    def _receive(self, body: bytes) -> None:
+    def _receive(self, body: bytes, headers: dict[str, str]) -> None:
         request = ExportTraceServiceRequest.FromString(body)
         spans = []
         for resource_spans in request.resource_spans:
@@ -77,6 +79,7 @@ class OtlpReceiver:
                 spans += [_span(span, scope_spans.scope.name, resource) for span in scope_spans.spans]
         with self._lock:
             self.raw.append(body)
+            self.headers.append(headers)
             self.spans += spans
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -95,7 +98,7 @@ class OtlpReceiver:
                 if self.path != TRACES_PATH:
                     self._answer(404, b"")
                     return
-                receiver._receive(body)
+                receiver._receive(body, {name.lower(): value for name, value in self.headers.items()})
                 self._answer(200, ExportTraceServiceResponse().SerializeToString())
 
             def _answer(self, status: int, body: bytes) -> None:

@@ -160,7 +160,9 @@ def assert_no_secret_in(receiver: OtlpReceiver) -> None:
 def test_refused_requests_are_traced_and_name_only_real_tenants(
     oneapp_tenant: Any, receiver: OtlpReceiver, tmp_path: Any
 ) -> None:
-    server = serve(tmp_path, receiver)
+    # The collector's credentials, from a file (as a secret is mounted): sent, and never in a span.
+    (tmp_path / "otlp-headers").write_text("authorization=Bearer%20collector-canary-31f4")
+    server = serve(tmp_path, receiver, OTEL_EXPORTER_OTLP_HEADERS_FILE=str(tmp_path / "otlp-headers"))
     try:
         wrong = call_tool(server.url, "core_list_sucursales", {}, Authorization="Bearer omk_wrong")
         unknown = call_tool(server.url, "core_list_sucursales", {}, **{"X-Client-ID": "nobody"})
@@ -186,6 +188,8 @@ def test_refused_requests_are_traced_and_name_only_real_tenants(
             queries[span.parent_span_id].add(span.name)
     assert queries[refused_key.span_id] == {"SELECT tenants_clientconfig", "SELECT tenants_accesskey"}
     assert queries[unknown_id.span_id] == {"SELECT tenants_clientconfig"}
+    assert {headers["authorization"] for headers in receiver.headers} == {"Bearer collector-canary-31f4"}
+    assert b"collector-canary-31f4" not in b"".join(receiver.raw)
     assert_no_secret_in(receiver)
 
 
