@@ -73,9 +73,12 @@ def start() -> bool:
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
         resource = resource.merge(Resource({"service.name": SERVICE_NAME}))  # OTEL_SERVICE_NAME wins
     provider = TracerProvider(resource=resource)
-    # The headers as settings read them, which may be from a file (the exporter reads only the variable).
-    headers = dict(parse_env_headers(settings.OTEL_TRACES_HEADERS, liberal=True))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(headers=headers)))
+    # As settings read them, which may be from files (the exporter reads only the variables).
+    exporter = OTLPSpanExporter(
+        endpoint=settings.OTEL_TRACES_ENDPOINT,
+        headers=dict(parse_env_headers(settings.OTEL_TRACES_HEADERS, liberal=True)),
+    )
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     _provider = provider
     connection_created.connect(_wrap_queries, dispatch_uid="mcp_endpoint.tracing")

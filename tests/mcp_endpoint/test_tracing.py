@@ -23,7 +23,7 @@ from tests.fake_upstream import FakeOneApp
 from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, mcp_headers
 from tests.live_server import UvicornProcess
 from tests.mcp_client import connect
-from tests.otlp_receiver import OtlpReceiver, ReceivedSpan
+from tests.otlp_receiver import TRACES_PATH, OtlpReceiver, ReceivedSpan
 
 SERVER = Span.SpanKind.SPAN_KIND_SERVER
 CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
@@ -197,7 +197,11 @@ def test_a_failed_oneapp_call_is_an_error_in_its_span_and_the_sdks(
     oneapp_tenant: Any, fake_oneapp: FakeOneApp, receiver: OtlpReceiver, tmp_path: Any
 ) -> None:
     fake_oneapp.reply(f"{CORE}/core/sucursales", status=503, body={"detail": CANARY_TOKEN})
-    server = serve(tmp_path, receiver)
+    # The traces' own endpoint this time: used as it is given.
+    traces_url = receiver.endpoint + TRACES_PATH
+    server = serve(
+        tmp_path, receiver, OTEL_EXPORTER_OTLP_ENDPOINT="", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=traces_url
+    )
     try:
         response = call_tool(server.url, "core_list_sucursales", {})
     finally:
