@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from mcp_endpoint import refusals
+from mcp_endpoint import refusals, sdk, tracing
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.health import liveness, readiness
@@ -69,16 +69,21 @@ _PROBES = {"/healthz": _liveness, "/readyz": _readiness}
 
 
 async def lifespan(receive: Any, send: Any) -> None:
-    """Django has no lifespan; at shutdown (after uvicorn let the requests in flight finish), close
-    every tenant's upstream pool and stop looking for changes."""
+    """Django has no lifespan. At start, begin tracing if configured: here, in each worker process,
+    as its exporting thread belongs to the process that runs it. At shutdown (after uvicorn let the
+    requests in flight finish), close every tenant's upstream pool, stop looking for changes, and
+    export the spans still waiting."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            if tracing.start():
+                sdk.trace_tenants()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             try:
                 stop_polling()
                 await tenant_cache().aclose()
+                await asyncio.to_thread(tracing.stop)
             except Exception:
                 # Raised, it would reach uvicorn's default lifespan mode ("auto"), which logs it at
                 # INFO as "lifespan appears unsupported" and then reports a complete shutdown.

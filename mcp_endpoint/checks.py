@@ -2,6 +2,7 @@
 
 import ipaddress
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -36,4 +37,32 @@ def check_metrics_networks(app_configs: Any = None, **kwargs: Any) -> list[Error
                     id="mcp_endpoint.E001",
                 )
             )
+    return errors
+
+
+@register()
+def check_trace_export(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    if not settings.TRACING_ENABLED:
+        return []
+    errors = []
+    endpoint = urlsplit(settings.OTEL_TRACES_ENDPOINT)
+    if endpoint.scheme not in ("http", "https") or not endpoint.hostname:
+        errors.append(
+            Error(
+                "OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is not an http(s) URL.",
+                hint="Set the collector's OTLP/HTTP URL, such as http://collector:4318, or unset it "
+                "to export no traces.",
+                id="mcp_endpoint.E002",
+            )
+        )
+    if settings.OTEL_TRACES_PROTOCOL != "http/protobuf":
+        errors.append(
+            Error(
+                f"OTEL_EXPORTER_OTLP_PROTOCOL {settings.OTEL_TRACES_PROTOCOL!r} is not supported: "
+                "traces are exported over OTLP/HTTP with protobuf only.",
+                hint="Set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (or leave it unset) and point the "
+                "endpoint at the collector's HTTP port (4318 by default).",
+                id="mcp_endpoint.E003",
+            )
+        )
     return errors

@@ -55,6 +55,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from mcp_endpoint import tracing
 from mcp_endpoint.tools import OneAppServer
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,12 @@ _LOWLEVEL = _SERVER._lowlevel_server  # what the SDK's session manager is given,
 _LIFESPAN_STATE: dict[str, Any] = {}  # what the SDK's default lifespan yields (OneAppServer sets none)
 
 
+def trace_tenants() -> None:
+    """Once tracing has started: the SDK's span of each message names the tenant too."""
+    if not any(isinstance(each, tracing.TenantOnSdkSpans) for each in _LOWLEVEL.middleware):
+        _LOWLEVEL.middleware.append(tracing.TenantOnSdkSpans())
+
+
 async def exchange(scope: Scope, body: bytes) -> Reply:
     """Answer one HTTP POST through the SDK: status, headers and the whole JSON body."""
     request = Request(scope)
@@ -76,6 +83,23 @@ async def exchange(scope: Scope, body: bytes) -> Reply:
     if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
         return await _modern(request, body)
     return await _handshake_era(request, body, version)
+
+
+async def _serve_one(
+    dctx: modern._SingleExchangeDispatchContext,
+    method: str,
+    params: dict[str, Any] | None,
+    connection: Connection,
+) -> dict[str, Any]:
+    """The SDK's answer to one request (both eras), under the request's span if it is traced."""
+    return await serve_one(
+        _LOWLEVEL,
+        dctx,
+        method,
+        tracing.without_trace_context(params),
+        connection=connection,
+        lifespan_state=_LIFESPAN_STATE,
+    )
 
 
 # The 2026-07-28 single exchange, as mcp.server._streamable_http_modern.handle_modern_request
@@ -122,9 +146,7 @@ async def _modern(request: Request, body: bytes) -> Reply:
         progress_token=progress_token_from_params(req.params),
     )
     try:
-        result = await serve_one(
-            _LOWLEVEL, dctx, req.method, req.params, connection=connection, lifespan_state=_LIFESPAN_STATE
-        )
+        result = await _serve_one(dctx, req.method, req.params, connection)
     except Exception as exc:
         return _modern_reply(JSONRPCError(jsonrpc="2.0", id=req.id, error=modern_error_data(exc)))
     return _modern_reply(JSONRPCResponse(jsonrpc="2.0", id=req.id, result=result))
@@ -183,14 +205,7 @@ async def _handshake_era(request: Request, body: bytes, version_hint: str | None
         progress_token=progress_token_from_params(message.params),
     )
     try:
-        result = await serve_one(
-            _LOWLEVEL,
-            dctx,
-            message.method,
-            message.params,
-            connection=connection,
-            lifespan_state=_LIFESPAN_STATE,
-        )
+        result = await _serve_one(dctx, message.method, message.params, connection)
     except Exception as exc:
         error = handler_exception_to_error_data(exc)
         if error is None:  # the SDK's dispatcher answers code 0 with the text (its "v1 compat")

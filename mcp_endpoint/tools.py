@@ -68,7 +68,9 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
         status: int | None = None
         outcome = "ok"
         try:
-            status, data = await tenant.upstream.request(spec.method, spec.base, path, query, body)
+            status, data = await tenant.upstream.request(
+                spec.method, spec.base, path, query, body, template=spec.path
+            )
         except UpstreamError as exc:
             status, outcome = exc.status, exc.kind
             raise ToolError(str(exc)) from None

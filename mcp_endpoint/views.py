@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import guards, metrics, refusals, sdk
+from mcp_endpoint import guards, metrics, refusals, sdk, tracing
 from mcp_endpoint.cache import invalidate, tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
@@ -31,7 +31,12 @@ _quiet = QuietLog(logger, interval=30.0)
 
 async def answer(request: McpRequest) -> Answer:
     """Answer one /mcp request whose body was read (and found not too large)."""
-    return counted(await _route(request))
+    if not tracing.active():
+        return counted(await _route(request))
+    with tracing.request_span(request) as span:
+        result = counted(await _route(request))
+        tracing.answered(span, result.status, result.outcome)
+        return result
 
 
 def counted(result: Answer) -> Answer:
@@ -87,6 +92,7 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
             return refusals.DATABASE_UNAVAILABLE.answer()
         if live is None:
             return refusals.unknown_client(client_id).answer()
+        tracing.note_tenant(live.client_id)
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
         refusal = await _check_key(request, live)

@@ -177,3 +177,24 @@ METRICS_ALLOWED_NETWORKS: list[str] = env.list(
 # Each must be a network in CIDR notation (system check mcp_endpoint.E001).
 # How often each worker looks for tenant changes made elsewhere (0 turns it off; tests only).
 MCP_CHANGE_POLL_SECONDS: float = env.float("MCP_CHANGE_POLL_SECONDS", default=1.0)
+
+# Traces (mcp_endpoint/tracing.py): exported over OTLP/HTTP when an endpoint is set, in the standard
+# OpenTelemetry variables. The URL and headers are read here (so their *_FILE variants work too); the
+# exporter reads the rest itself (_TIMEOUT, _COMPRESSION, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+# OTEL_TRACES_SAMPLER, OTEL_BSP_*). Checked by mcp_endpoint.E002 (a URL) and E003 (the protocol).
+# The traces URL: the signal's own endpoint as given, else the base endpoint with /v1/traces added.
+OTEL_TRACES_ENDPOINT: str = env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+if not OTEL_TRACES_ENDPOINT and env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default=""):
+    OTEL_TRACES_ENDPOINT = env.str("OTEL_EXPORTER_OTLP_ENDPOINT").removesuffix("/") + "/v1/traces"
+OTEL_TRACES_PROTOCOL: str = env.str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_PROTOCOL", default="http/protobuf"
+)
+# The collector's credentials, if it wants any: also from OTEL_EXPORTER_OTLP_HEADERS_FILE.
+OTEL_TRACES_HEADERS: str = env.str("OTEL_EXPORTER_OTLP_TRACES_HEADERS", default="") or env.str(
+    "OTEL_EXPORTER_OTLP_HEADERS", default=""
+)
+TRACING_ENABLED: bool = (
+    bool(OTEL_TRACES_ENDPOINT)
+    and not env.bool("OTEL_SDK_DISABLED", default=False)
+    and env.str("OTEL_TRACES_EXPORTER", default="otlp").strip().lower() != "none"
+)

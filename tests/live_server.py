@@ -70,8 +70,10 @@ class UvicornProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        # OpenTelemetry's variables only as a test gives them: a shell's collector gets no test traces.
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
         full_env = {
-            **os.environ,
+            **inherited,
             "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
             "ENV_FILE": "",
             "SECRET_KEY": "test-uvicorn-process",

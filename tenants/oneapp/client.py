@@ -17,12 +17,15 @@ import logging
 import re
 import ssl
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import certifi
 import httpx
 from httpx_aiohttp import AiohttpTransport
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from tenants.models import TenantSettings, validate_header_value
 from tenants.oneapp.body import (
@@ -44,6 +47,9 @@ MAX_ERROR_SNIPPET = 200
 ERROR_BODY_BYTES = 64 * 1024  # of an error answer, enough for the snippet after its whitespace is squeezed
 MAX_REASON = 100
 USER_AGENT = "oneapp-mcp"
+
+_tracer = trace.get_tracer(__name__)
+_W3C = TraceContextTextMapPropagator()  # the trace context only: no baggage goes to OneApp
 
 
 @functools.cache
@@ -117,9 +123,62 @@ class OneAppClient:
         return self._http.is_closed
 
     async def request(
-        self, method: str, base: str, path: str, query: dict[str, str], body: Any = None
+        self,
+        method: str,
+        base: str,
+        path: str,
+        query: dict[str, str],
+        body: Any = None,
+        template: str | None = None,
     ) -> tuple[int, Any]:
-        """Send one call and return (status, parsed JSON). Raises UpstreamError."""
+        """Send one call and return (status, parsed JSON). Raises UpstreamError.
+
+        Inside a traced request, the call is a client span named by `template` (the path with its
+        `{placeholders}`, or `path` when it has none), and OneApp is sent its `traceparent`."""
+        url = self.bases[base] + path
+        if query:
+            # Commas stay literal: the contract sends lists as `areas=1,2,3`.
+            url += "?" + urlencode(query, safe=",")
+        content = None if body is None else json.dumps(body)
+        if not trace.get_current_span().is_recording():  # no tracing: nothing more than this check
+            return await self._request(method, url, content, None)
+        return await self._traced_request(method, base, template or path, url, content)
+
+    async def _traced_request(
+        self, method: str, base: str, template: str, url: str, content: str | None
+    ) -> tuple[int, Any]:
+        # Never the URL itself: no query values, no user:password@ a base URL may carry.
+        parts = urlsplit(self.bases[base])
+        route = parts.path.rstrip("/") + template
+        attributes: dict[str, str | int] = {
+            "http.request.method": method,
+            "url.template": route,
+            "server.address": parts.hostname or "",
+            "server.port": parts.port or (443 if parts.scheme == "https" else 80),
+        }
+        with _tracer.start_as_current_span(
+            f"{method} {route}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,  # an UpstreamError's text may quote OneApp's answer
+            set_status_on_exception=False,
+        ) as span:
+            headers: dict[str, str] = {}
+            _W3C.inject(headers)
+            try:
+                status, data = await self._request(method, url, content, headers)
+            except UpstreamError as exc:
+                if exc.status is not None:
+                    span.set_attribute("http.response.status_code", exc.status)
+                span.set_attribute("error.type", str(exc.status) if exc.kind == "status" else exc.kind)
+                span.set_status(StatusCode.ERROR)
+                raise
+            span.set_attribute("http.response.status_code", status)
+            return status, data
+
+    async def _request(
+        self, method: str, url: str, content: str | None, headers: dict[str, str] | None
+    ) -> tuple[int, Any]:
         if self._unsendable_token:
             raise UpstreamError(
                 "This client's OneApp token cannot be sent: it is not a valid HTTP header value. "
@@ -134,7 +193,7 @@ class OneAppClient:
             async with deadline:
                 await self._slots.acquire()
                 holding = True
-                return await self._send(method, base, path, query, body)
+                return await self._send(method, url, content, headers)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -150,15 +209,10 @@ class OneAppClient:
                 self._slots.release()
 
     async def _send(
-        self, method: str, base: str, path: str, query: dict[str, str], body: Any
+        self, method: str, url: str, content: str | None, headers: dict[str, str] | None
     ) -> tuple[int, Any]:
-        url = self.bases[base] + path
-        if query:
-            # Commas stay literal: the contract sends lists as `areas=1,2,3`.
-            url += "?" + urlencode(query, safe=",")
-        content = None if body is None else json.dumps(body)
         try:
-            async with self._http.stream(method, url, content=content) as response:
+            async with self._http.stream(method, url, content=content, headers=headers) as response:
                 return response.status_code, await self._read(response)
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise describe(exc, url, self.timeout_ms) from None

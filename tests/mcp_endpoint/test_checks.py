@@ -1,5 +1,5 @@
 """The endpoint's system checks (mcp_endpoint/checks.py): W001 while access keys are not required, E001 for
-each metrics network that is no network."""
+each metrics network that is no network, E002/E003 for a trace export this build cannot make."""
 
 from django.core.checks import run_checks
 
@@ -37,3 +37,29 @@ def test_each_metrics_network_that_is_no_network_is_named_by_mcp_endpoint_e001(s
 def test_valid_metrics_networks_pass(settings):
     settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "::1/128"]
     assert errors("mcp_endpoint.E") == []
+
+
+def trace_export(settings, endpoint: str, protocol: str = "http/protobuf", enabled: bool = True) -> list[str]:
+    settings.TRACING_ENABLED = enabled
+    settings.OTEL_TRACES_ENDPOINT = endpoint
+    settings.OTEL_TRACES_PROTOCOL = protocol
+    return [check_id for check_id, _, _ in errors("mcp_endpoint.E00")]
+
+
+def test_a_trace_endpoint_that_is_no_http_url_is_mcp_endpoint_e002(settings):
+    assert trace_export(settings, "collector:4318") == ["mcp_endpoint.E002"]
+    assert trace_export(settings, "grpc://collector:4317") == ["mcp_endpoint.E002"]
+    assert trace_export(settings, "https://") == ["mcp_endpoint.E002"]
+
+
+def test_a_trace_protocol_other_than_http_protobuf_is_mcp_endpoint_e003(settings):
+    assert trace_export(settings, "http://collector:4317", protocol="grpc") == ["mcp_endpoint.E003"]
+    [(_, message, hint)] = errors("mcp_endpoint.E003")
+    assert "'grpc' is not supported" in message
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" in hint
+
+
+def test_a_usable_trace_export_or_none_passes(settings):
+    assert trace_export(settings, "http://collector:4318") == []
+    assert trace_export(settings, "https://otlp.example.com/v1/traces") == []
+    assert trace_export(settings, "", protocol="grpc", enabled=False) == []
