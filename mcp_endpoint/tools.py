@@ -94,7 +94,7 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
                 status if status is not None else "-",
                 seconds * 1000,
             )
-        return _result(data, spec, values)
+        return _result(data, spec, values, budget.budget_chars(tenant.settings))
 
     return call
 
@@ -163,10 +163,10 @@ class OneAppServer(MCPServer):
             raise ToolError(f"Error executing tool {name}: {problems}") from cause
 
 
-def _result(data: Any, spec: ToolSpec, values: dict[str, Any]) -> CallToolResult:
+def _result(data: Any, spec: ToolSpec, values: dict[str, Any], budget_chars: int) -> CallToolResult:
     """The upstream JSON as text, and as structured content (objects as they are, anything else wrapped);
     cut to the response budget, with a note that says so (mcp_endpoint/budget.py)."""
-    shaped, text = budget.fit(data, spec, values)
+    shaped, text = budget.fit(data, spec, values, budget_chars)
     structured = shaped if isinstance(shaped, dict) else {"result": shaped}
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
