@@ -118,8 +118,8 @@ def answers(url: str) -> bool:
         return False
 
 
-# Response headers that belong to one connection, or that the proxy recomputes for the body it sends.
-_NOT_PASSED_ON = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"content-encoding"}
+# Headers of one hop (one connection and its framing): the proxy frames what it sends itself.
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
 
 
 class HeaderAddingProxy:
@@ -151,13 +151,15 @@ class HeaderAddingProxy:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        replaced = {name for name, _ in self.added} | {b"content-length", b"connection"}
+        replaced = {name for name, _ in self.added} | _HOP_BY_HOP
         headers = [(name, value) for name, value in scope["headers"] if name.lower() not in replaced]
         query = scope["query_string"].decode()
         url = self.target + scope["raw_path"].decode() + (f"?{query}" if query else "")
         async with httpx.AsyncClient(timeout=60) as client:
             response = await client.request(scope["method"], url, headers=headers + self.added, content=body)
-        passed = [(name, value) for name, value in response.headers.raw if name.lower() not in _NOT_PASSED_ON]
+        # httpx decodes a compressed body, so its Content-Encoding no longer applies either.
+        dropped = _HOP_BY_HOP | {b"content-encoding"}
+        passed = [(name, value) for name, value in response.headers.raw if name.lower() not in dropped]
         passed.append((b"content-length", str(len(response.content)).encode()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": passed})
         await send({"type": "http.response.body", "body": response.content})
