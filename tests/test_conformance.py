@@ -14,7 +14,7 @@ import logging
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from django.test import override_settings
@@ -33,6 +33,13 @@ NOT_APPLICABLE_DOC = Path(__file__).resolve().parents[1] / "docs" / "conformance
 Checks = list[dict[str, Any]]
 
 
+class Run(NamedTuple):
+    scenarios: dict[str, Checks]  # the checks of each scenario the suite ran
+    printed: str  # what the suite printed (its summary), for a failure's message
+    logged: list[logging.LogRecord]  # what the server logged at WARNING or above meanwhile
+    upstream: FakeOneApp
+
+
 class _Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -45,9 +52,8 @@ class _Records(logging.Handler):
 @pytest.fixture(scope="module")
 def conformance_run(
     django_db_setup: None, django_db_blocker: Any, live_server_url: str, tmp_path_factory: Any
-) -> tuple[dict[str, Checks], _Records, FakeOneApp]:
-    """The active suite run once against tenant acme (whose OneApp is the fake one): the checks of
-    each scenario it ran, what the server logged at WARNING or above meanwhile, and the fake OneApp."""
+) -> Run:
+    """The active suite, run once against tenant acme, whose OneApp is the fake one."""
     output = tmp_path_factory.mktemp("conformance")
     upstream = FakeOneApp().start()
     proxy = HeaderAddingProxy(
@@ -60,10 +66,11 @@ def conformance_run(
         # DNS-rebinding scenario's "valid" request comes from the proxy's own origin.
         with django_db_blocker.unblock(), override_settings(MCP_ALLOWED_ORIGINS=[proxy.url]):
             _add_acme(upstream)
-            subprocess.run(
+            suite = subprocess.run(
                 [node_command("conformance"), "server", "--url", proxy.url + "/mcp", "-o", str(output)],
                 env=node_env(),
                 capture_output=True,
+                text=True,
                 timeout=600,
                 check=False,  # it exits 1 for the scenarios that do not apply: judged one by one below
             )
@@ -71,7 +78,7 @@ def conformance_run(
         logging.getLogger().removeHandler(logged)
         proxy.stop()
         upstream.stop()
-    return _scenarios(output), logged, upstream
+    return Run(_scenarios(output), suite.stdout[-4000:] + suite.stderr[-4000:], logged.records, upstream)
 
 
 def _add_acme(upstream: FakeOneApp) -> None:
@@ -104,27 +111,26 @@ def not_applicable() -> dict[str, str]:
 
 @pytest.mark.parametrize("scenario", APPLICABLE)
 def test_every_applicable_scenario_passes(conformance_run, scenario):
-    results, _, _ = conformance_run
-    checks = results.get(scenario)
-    assert checks, f"the suite did not run {scenario}: {sorted(results)}"
+    checks = conformance_run.scenarios.get(scenario)
+    assert checks, f"the suite did not run {scenario}:\n{conformance_run.printed}"
     failed = [check for check in checks if check["status"] not in ("SUCCESS", "INFO")]
     assert failed == [], json.dumps(failed, indent=1)
     assert any(check["status"] == "SUCCESS" for check in checks)
 
 
 def test_every_other_scenario_of_the_active_suite_is_written_down_with_its_reason(conformance_run):
-    results, _, _ = conformance_run
     documented = not_applicable()
     assert all(reason.strip() for reason in documented.values())
     assert set(APPLICABLE).isdisjoint(documented)
-    assert sorted(results) == sorted([*APPLICABLE, *documented])
+    assert sorted(conformance_run.scenarios) == sorted([*APPLICABLE, *documented])
 
 
 def test_the_run_logged_no_error_and_no_traceback_and_never_reached_oneapp(conformance_run):
-    _, logged, upstream = conformance_run
+    logged = conformance_run.logged
     # A refused DNS-rebinding request is one WARNING line (a Host not in ALLOWED_HOSTS); nothing worse.
-    assert [(record.levelname, record.getMessage()) for record in logged.records] == [
+    assert [(record.levelname, record.getMessage()) for record in logged] == [
         ("WARNING", "refused a request for a host not in ALLOWED_HOSTS")
     ]
-    assert not [record for record in logged.records if record.exc_info]
-    assert upstream.received == []  # the suite's tools are its own test tools: refused as unknown
+    assert not [record for record in logged if record.exc_info]
+    # The suite calls test tools of its own, which this server refuses as unknown tools.
+    assert conformance_run.upstream.received == []
