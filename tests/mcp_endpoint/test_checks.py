@@ -1,6 +1,7 @@
 """The endpoint's system checks (mcp_endpoint/checks.py): W001 while access keys are not required, E001 for
-each metrics network that is no network."""
+each metrics network that is no network, E002 for a response budget out of range."""
 
+import pytest
 from django.core.checks import run_checks
 
 
@@ -36,4 +37,22 @@ def test_each_metrics_network_that_is_no_network_is_named_by_mcp_endpoint_e001(s
 
 def test_valid_metrics_networks_pass(settings):
     settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8", "::1/128"]
+    assert errors("mcp_endpoint.E") == []
+
+
+@pytest.mark.parametrize("budget", [0, -1, 1999, 1_000_001])
+def test_a_response_budget_out_of_range_is_mcp_endpoint_e002(settings, budget):
+    settings.MCP_RESPONSE_BUDGET_CHARS = budget
+    [(check_id, msg, hint)] = errors("mcp_endpoint.E")
+    assert check_id == "mcp_endpoint.E002"
+    assert (
+        msg
+        == f"MCP_RESPONSE_BUDGET_CHARS is {budget}: a tool result must be allowed 2000 to 1000000 characters."
+    )
+    assert "2000 to 1000000" in hint
+
+
+@pytest.mark.parametrize("budget", [2000, 80_000, 1_000_000])
+def test_a_response_budget_in_range_passes(settings, budget):
+    settings.MCP_RESPONSE_BUDGET_CHARS = budget
     assert errors("mcp_endpoint.E") == []
