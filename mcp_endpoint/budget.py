@@ -4,7 +4,8 @@ A result whose JSON is longer than the tenant's budget (its "response budget" in
 `MCP_RESPONSE_BUDGET_CHARS`, default 80,000 characters, about 20,000 tokens: Claude Code cuts tool
 results at 25,000 tokens) is cut at an item boundary of its list (the answer itself, or its largest
 list member), stays valid JSON, and carries a `truncated` note that says how many items it
-returned, how many there are, and which arguments or tools narrow the answer. A full page of a paginated tool carries a `more_pages` note.
+returned, how many there are, and which arguments or tools narrow the answer. A full page of a
+paginated tool carries a `more_pages` note.
 """
 
 from __future__ import annotations

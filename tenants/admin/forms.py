@@ -66,8 +66,8 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
     class Meta:
         model = ClientConfig
         exclude = ["authorization"]
-        # The form field refuses a negative number itself (as a PositiveIntegerField's), in words of
-        # its own: the same words as the model's range.
+        # A PositiveIntegerField's form field refuses a negative number itself, in Django's generic
+        # words; these are the model's own, for the whole range.
         error_messages = {
             "response_budget_chars": {
                 "min_value": RESPONSE_BUDGET_TOO_SMALL,
