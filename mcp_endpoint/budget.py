@@ -1,10 +1,11 @@
 """A tool result's response budget: what a model's context can take of one answer.
 
-A result whose JSON is longer than `MCP_RESPONSE_BUDGET_CHARS` (default 80,000 characters, about
-20,000 tokens: Claude Code cuts tool results at 25,000 tokens) is cut at an item boundary of its
-list (the answer itself, or its largest list member), stays valid JSON, and carries a `truncated`
-note that says how many items it returned, how many there are, and which arguments or tools
-narrow the answer. A full page of a paginated tool carries a `more_pages` note.
+A result whose JSON is longer than the tenant's budget (its "response budget" in admin, or else
+`MCP_RESPONSE_BUDGET_CHARS`, default 80,000 characters, about 20,000 tokens: Claude Code cuts tool
+results at 25,000 tokens) is cut at an item boundary of its list (the answer itself, or its largest
+list member), stays valid JSON, and carries a `truncated` note that says how many items it
+returned, how many there are, and which arguments or tools narrow the answer. A full page of a
+paginated tool carries a `more_pages` note.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from tenants.models import TenantSettings
 from tenants.oneapp.catalog import ToolSpec
 
 # Arguments that make an answer smaller, in the words a model reads.
@@ -34,22 +36,22 @@ NARROWING = {
 }
 
 
-def budget_chars() -> int:
-    return settings.MCP_RESPONSE_BUDGET_CHARS
+def budget_chars(tenant: TenantSettings) -> int:
+    """The tenant's own budget, or the server's default (read per call: a changed setting applies at once)."""
+    return tenant.response_budget_chars or settings.MCP_RESPONSE_BUDGET_CHARS
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def fit(data: Any, spec: ToolSpec, values: dict[str, Any], budget: int | None = None) -> tuple[Any, str]:
+def fit(data: Any, spec: ToolSpec, values: dict[str, Any], budget: int) -> tuple[Any, str]:
     """The upstream JSON as the model gets it, and its text.
 
     Within the budget and with no note to add, the answer is as OneApp sent it. A list answer that
     needs a note is wrapped as {"result": [...], note...}; an object answer gets the note as a member.
     """
     text = dumps(data)
-    budget = budget_chars() if budget is None else budget
     over = len(text) > budget
     paginated = "page" in spec.arguments.model_fields
     if not over and not paginated:

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from tenants.models import MAX_RESPONSE_BUDGET_CHARS, MIN_RESPONSE_BUDGET_CHARS
+
 
 @register()
 def check_access_keys_required(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
@@ -66,3 +68,20 @@ def check_trace_export(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     return errors
+
+
+@register()
+def check_response_budget(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    # The range a tenant's own budget may take in admin: below it the truncation note leaves no room.
+    budget = settings.MCP_RESPONSE_BUDGET_CHARS
+    if MIN_RESPONSE_BUDGET_CHARS <= budget <= MAX_RESPONSE_BUDGET_CHARS:
+        return []
+    return [
+        Error(
+            f"MCP_RESPONSE_BUDGET_CHARS is {budget}: a tool result must be allowed "
+            f"{MIN_RESPONSE_BUDGET_CHARS} to {MAX_RESPONSE_BUDGET_CHARS} characters.",
+            hint="Set MCP_RESPONSE_BUDGET_CHARS from 2000 to 1000000, or leave it unset for 80000 "
+            "(about 20,000 tokens).",
+            id="mcp_endpoint.E004",
+        )
+    ]

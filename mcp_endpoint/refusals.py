@@ -45,11 +45,19 @@ MISSING_ACCESS_KEY = Refusal(
     "Missing access key. Send it as 'Authorization: Bearer <key>' together with X-Client-ID.",
     (("WWW-Authenticate", 'Bearer realm="oneapp-mcp"'),),
 )
+_INVALID_ACCESS_KEY = "Invalid access key: it is wrong, revoked, expired, or belongs to another client."
 INVALID_ACCESS_KEY = Refusal(
     401,
     "INVALID_ACCESS_KEY",
-    "Invalid access key: it is wrong, revoked, expired, or belongs to another client.",
-    (("WWW-Authenticate", 'Bearer realm="oneapp-mcp", error="invalid_token"'),),
+    _INVALID_ACCESS_KEY,
+    # The reason in the challenge too (RFC 6750, section 3): clients that run OAuth discovery on any
+    # 401 (the TypeScript SDK, so mcp-remote) never read the body, but some show the challenge.
+    (
+        (
+            "WWW-Authenticate",
+            f'Bearer realm="oneapp-mcp", error="invalid_token", error_description="{_INVALID_ACCESS_KEY}"',
+        ),
+    ),
 )
 BAD_REQUEST = Refusal(400, "BAD_REQUEST", "Bad request.")
 INTERNAL_ERROR = Refusal(500, "INTERNAL_ERROR", "Internal error. It has been logged.")

@@ -6,7 +6,8 @@ model). tests/mcp_endpoint/test_tools.py pins their behaviour, so an SDK upgrade
 them fails there first. It also drops the prompt and resource handlers the SDK's `MCPServer`
 registers from the low-level server's `_request_handlers` (SDK 2.3.0): the SDK derives the advertised
 capabilities from that table, and its `prompts/get` answered an unknown prompt with JSON-RPC code 0
-and an ERROR traceback; unserved, both are -32601 (tests/mcp_endpoint/test_answers.py).
+and an ERROR traceback; unserved, both are -32601 (tests/mcp_endpoint/test_answers.py). An unknown
+tool is -32602 here, where the SDK answers a tool result with isError.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any, cast
 
+from mcp import MCPError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp_types import CallToolResult, TextContent, ToolAnnotations
+from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
@@ -96,7 +98,7 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
                 status if status is not None else "-",
                 seconds * 1000,
             )
-        return _result(data, spec, values)
+        return _result(data, spec, values, budget.budget_chars(tenant.settings))
 
     return call
 
@@ -149,8 +151,11 @@ class OneAppServer(MCPServer):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
         allowed = current_tenant().settings.tools
-        if allowed is not None and name not in allowed:
-            raise ToolError(f"Unknown tool: {name}")  # as the SDK words a tool it does not have
+        if self._tool_manager.get_tool(name) is None or (allowed is not None and name not in allowed):
+            # A protocol error, as the spec has it since 2025-06-18 (Tools, "Error Handling": unknown
+            # tools are -32602); SDK 2.3.0 answers a result with isError instead. A tool the tenant
+            # does not expose is answered exactly as one that does not exist.
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}")
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -165,10 +170,10 @@ class OneAppServer(MCPServer):
             raise ToolError(f"Error executing tool {name}: {problems}") from cause
 
 
-def _result(data: Any, spec: ToolSpec, values: dict[str, Any]) -> CallToolResult:
+def _result(data: Any, spec: ToolSpec, values: dict[str, Any], budget_chars: int) -> CallToolResult:
     """The upstream JSON as text, and as structured content (objects as they are, anything else wrapped);
     cut to the response budget, with a note that says so (mcp_endpoint/budget.py)."""
-    shaped, text = budget.fit(data, spec, values)
+    shaped, text = budget.fit(data, spec, values, budget_chars)
     structured = shaped if isinstance(shaped, dict) else {"result": shaped}
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 

@@ -69,8 +69,6 @@ async def _route(request: McpRequest) -> Answer:
     if not request.host_allowed():
         logger.warning("refused a request for a host not in ALLOWED_HOSTS")
         return refusals.BAD_REQUEST.answer()
-    if request.method != "POST":
-        return refusals.METHOD_NOT_ALLOWED.answer()
     client_id = refusals.route_client_id(request.headers.get("x-client-id"))
     if isinstance(client_id, refusals.Refusal):
         return client_id.answer()
@@ -96,6 +94,12 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
         refusal = await _check_key(request, live)
+        if refusal is None and request.method != "POST":
+            # After the key: a wrong or expired key gets its 401 whatever the method (the MCP spec's
+            # authorization: invalid or expired tokens MUST get 401). Answered 405 before it, a GET
+            # from a client that falls back to the old SSE transport (mcp-remote) ended the session
+            # as "SSE error: Non-200 status code (405)", hiding the refused key.
+            refusal = refusals.METHOD_NOT_ALLOWED
         if refusal is None and not rate_counted:
             rate_counted = True
             refusal = await guards.check_rate(live.settings)

@@ -38,6 +38,18 @@ DEFAULT_MAX_CONCURRENT_CALLS = 50
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 MIN_MAX_RESPONSE_BYTES = 1024
 MAX_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# A tenant's own response budget (characters of JSON in one tool result; about 4 to a token). Below
+# 2,000 the truncation note leaves room for almost nothing; 1,000,000 is about 250,000 tokens, more
+# than any client's context window today.
+MIN_RESPONSE_BUDGET_CHARS = 2_000
+MAX_RESPONSE_BUDGET_CHARS = 1_000_000
+RESPONSE_BUDGET_TOO_SMALL = (
+    "Enter at least 2000 characters (about 500 tokens): a smaller budget leaves no room for the answer. "
+    "Leave it empty for the server's default."
+)
+RESPONSE_BUDGET_TOO_LARGE = (
+    "Enter at most 1000000 characters (about 250,000 tokens), or leave it empty for the server's default."
+)
 
 
 def no_credentials(value: str) -> None:
@@ -82,6 +94,7 @@ class TenantSettings:
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    response_budget_chars: int | None = None  # None: the server's MCP_RESPONSE_BUDGET_CHARS
 
 
 class ClientConfig(models.Model):
@@ -167,6 +180,19 @@ class ClientConfig(models.Model):
         "answer is not read further and the tool reports an error naming this limit. Empty: the default, "
         "4 MiB (4194304 bytes). 1024 to 16777216.",
     )
+    response_budget_chars = models.PositiveIntegerField(
+        "response budget (characters)",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(MIN_RESPONSE_BUDGET_CHARS, RESPONSE_BUDGET_TOO_SMALL),
+            MaxValueValidator(MAX_RESPONSE_BUDGET_CHARS, RESPONSE_BUDGET_TOO_LARGE),
+        ],
+        help_text="The most characters of JSON one tool result may hold (about 4 characters a token). "
+        "A longer result is cut at a list item, with a note telling the model how many items it got, "
+        "how many there are and how to ask for less. Empty: the server's default, "
+        "MCP_RESPONSE_BUDGET_CHARS (80000, about 20,000 tokens, unless set). 2000 to 1000000.",
+    )
     enabled = models.BooleanField(
         default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
     )
@@ -242,6 +268,7 @@ class ClientConfig(models.Model):
             max_concurrent_calls=self.max_concurrent_calls,
             tools=self.exposed_tools(),
             max_response_bytes=self.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
+            response_budget_chars=self.response_budget_chars,
         )
 
     def exposed_tools(self) -> frozenset[str] | None:

@@ -118,3 +118,50 @@ def answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# Headers of one hop (one connection and its framing): the proxy frames what it sends itself.
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length"}
+
+
+class HeaderAddingProxy:
+    """A reverse proxy that adds fixed headers to every request, for clients that cannot send headers of
+    their own (the MCP conformance suite). Everything else, Host and Origin included, passes as sent."""
+
+    def __init__(self, target: str, headers: dict[str, str]) -> None:
+        self.target = target
+        self.added = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+        self.server = UvicornThread(self)  # an ASGI application itself (a bound method would read as ASGI 2)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def start(self) -> HeaderAddingProxy:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        replaced = {name for name, _ in self.added} | _HOP_BY_HOP
+        headers = [(name, value) for name, value in scope["headers"] if name.lower() not in replaced]
+        query = scope["query_string"].decode()
+        url = self.target + scope["raw_path"].decode() + (f"?{query}" if query else "")
+        async with httpx.AsyncClient(timeout=60) as client:
+            response = await client.request(scope["method"], url, headers=headers + self.added, content=body)
+        # httpx decodes a compressed body, so its Content-Encoding no longer applies either.
+        dropped = _HOP_BY_HOP | {b"content-encoding"}
+        passed = [(name, value) for name, value in response.headers.raw if name.lower() not in dropped]
+        passed.append((b"content-length", str(len(response.content)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": passed})
+        await send({"type": "http.response.body", "body": response.content})

@@ -18,7 +18,7 @@ ensure_node() {
     local wanted
     wanted=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)
     if [[ ! -f $NODE_STAMP || $(<"$NODE_STAMP") != "$wanted" ]]; then
-        echo "Installing $NODE_DIR/package-lock.json (Node 22, MCP conformance suite, TypeScript SDK)"
+        echo "Installing $NODE_DIR/package-lock.json (Node 22, MCP conformance suite, TypeScript SDK, mcp-remote)"
         # --engine-strict=false: npm itself may run on an older Node than the packages ask for;
         # the tests run them with the Node 22 binary installed here.
         npm ci --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error --engine-strict=false

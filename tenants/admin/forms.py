@@ -11,7 +11,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from tenants.keys import generate_key, hash_key
-from tenants.models import AccessKey, ClientConfig, validate_header_value
+from tenants.models import (
+    RESPONSE_BUDGET_TOO_LARGE,
+    RESPONSE_BUDGET_TOO_SMALL,
+    AccessKey,
+    ClientConfig,
+    validate_header_value,
+)
 from tenants.oneapp.catalog import CATALOG, TOOL_NAMES, WRITING_TOOL
 
 TOKEN_FIELD = "new_token"  # noqa: S105 - a form field name, not a secret
@@ -60,6 +66,14 @@ class ClientConfigForm(forms.ModelForm[ClientConfig]):
     class Meta:
         model = ClientConfig
         exclude = ["authorization"]
+        # A PositiveIntegerField's form field refuses a negative number itself, in Django's generic
+        # words; these are the model's own, for the whole range.
+        error_messages = {
+            "response_budget_chars": {
+                "min_value": RESPONSE_BUDGET_TOO_SMALL,
+                "max_value": RESPONSE_BUDGET_TOO_LARGE,
+            }
+        }
         # Read-only fields on the change page take their help from here too.
         help_texts = {
             "description": "Notes for staff; MCP clients and OneApp never see them.",

@@ -137,13 +137,16 @@ def test_a_tools_call_without_a_name_is_invalid_params(live_server_url, caplog, 
 
 
 @pytest.mark.parametrize("era", ERAS)
-def test_an_unknown_tool_is_a_tool_error_in_the_sdks_words(live_server_url, caplog, era):
-    # As the SDK 2.3.0 answers a tool it does not have (and as existing clients read it): a result
-    # with isError, which a model sees and can act on; no traceback.
-    result = call(live_server_url, era, "no_such_tool", {})
+def test_an_unknown_tool_is_invalid_params_without_a_traceback(live_server_url, caplog, era):
+    # The spec (2025-06-18 and later, Tools, "Error Handling") makes an unknown tool a protocol
+    # error, -32602; the SDK 2.3.0 alone answers a result with isError.
+    caplog.set_level(logging.INFO)
 
-    assert result["isError"] is True
-    assert result["content"][0]["text"] == "Unknown tool: no_such_tool"
+    response = rpc(live_server_url, era, "tools/call", {"name": "no_such_tool", "arguments": {}})
+
+    assert response.status_code == (400 if era == "2026-07-28" else 200)
+    assert response.json()["error"] == {"code": -32602, "message": "Unknown tool: no_such_tool"}
+    assert "result" not in response.json()
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING or record.exc_info]
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.helpers import CORE
+from tests.helpers import CORE, change_url, tenant_form
 from tests.mcp_endpoint.test_answers import ERAS, call
 
 pytestmark = pytest.mark.usefixtures("oneapp_tenant")
@@ -92,3 +92,36 @@ def test_an_answer_within_the_budget_is_as_oneapp_sent_it(live_server_url, fake_
 
     assert json.loads(result["content"][0]["text"]) == branches(3)
     assert result["structuredContent"] == {"result": branches(3)}
+
+
+def save_budget(admin_client, tenant, budget: str) -> None:
+    """Set the tenant's response budget on its admin page, the rest of the form as it is."""
+    form = tenant_form(
+        core_base_url=tenant.core_base_url,
+        client_base_url=tenant.client_base_url,
+        response_budget_chars=budget,
+        **{"access_keys-TOTAL_FORMS": "0", "access_keys-INITIAL_FORMS": "0"},
+    )
+    assert admin_client.post(change_url(tenant), form).status_code == 302
+
+
+def test_a_tenants_own_budget_from_admin_cuts_its_answers_and_empty_goes_back_to_the_default(
+    live_server_url, fake_oneapp, oneapp_tenant, admin_client
+):
+    everything = branches(200)
+    fake_oneapp.reply(CORE + "/core/sucursales", body=everything)
+    whole = call(live_server_url, "2025-11-25", "core_list_sucursales", {})
+    assert 5_000 < len(whole["content"][0]["text"]) < 80_000  # within the default budget: whole
+
+    save_budget(admin_client, oneapp_tenant, "5000")
+    cut = call(live_server_url, "2025-11-25", "core_list_sucursales", {})
+    save_budget(admin_client, oneapp_tenant, "")
+    again = call(live_server_url, "2026-07-28", "core_list_sucursales", {})
+
+    assert whole["structuredContent"] == {"result": everything}
+    text = cut["content"][0]["text"]
+    assert len(text) <= 5_000 and json.loads(text) == cut["structuredContent"]
+    kept = cut["structuredContent"]["result"]
+    assert kept == everything[: len(kept)] and 0 < len(kept) < len(everything)
+    assert cut["structuredContent"]["truncated"]["total"] == len(everything)
+    assert again["structuredContent"] == {"result": everything}

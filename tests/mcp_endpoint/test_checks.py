@@ -1,6 +1,8 @@
 """The endpoint's system checks (mcp_endpoint/checks.py): W001 while access keys are not required, E001 for
-each metrics network that is no network, E002/E003 for a trace export this build cannot make."""
+each metrics network that is no network, E002/E003 for a trace export this build cannot make, E004 for
+a response budget out of range."""
 
+import pytest
 from django.core.checks import run_checks
 
 
@@ -63,3 +65,21 @@ def test_a_usable_trace_export_or_none_passes(settings):
     assert trace_export(settings, "http://collector:4318") == []
     assert trace_export(settings, "https://otlp.example.com/v1/traces") == []
     assert trace_export(settings, "", protocol="grpc", enabled=False) == []
+
+
+@pytest.mark.parametrize("budget", [0, -1, 1999, 1_000_001])
+def test_a_response_budget_out_of_range_is_mcp_endpoint_e004(settings, budget):
+    settings.MCP_RESPONSE_BUDGET_CHARS = budget
+    [(check_id, msg, hint)] = errors("mcp_endpoint.E")
+    assert check_id == "mcp_endpoint.E004"
+    assert (
+        msg
+        == f"MCP_RESPONSE_BUDGET_CHARS is {budget}: a tool result must be allowed 2000 to 1000000 characters."
+    )
+    assert "2000 to 1000000" in hint
+
+
+@pytest.mark.parametrize("budget", [2000, 80_000, 1_000_000])
+def test_a_response_budget_in_range_passes(settings, budget):
+    settings.MCP_RESPONSE_BUDGET_CHARS = budget
+    assert errors("mcp_endpoint.E") == []

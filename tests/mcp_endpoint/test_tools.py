@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from asgiref.sync import sync_to_async
+from mcp import MCPError
 from pydantic import ValidationError
 
 from mcp_endpoint.tools import TOOLS
@@ -348,13 +349,25 @@ async def test_a_tool_outside_the_allow_list_is_absent_and_refused_as_unknown(
     await tenant.asave()
     async with connect(live_server_url, mode=mode) as client:
         names = [tool.name for tool in (await client.list_tools()).tools]
-        refused = await client.call_tool("core_list_sucursales", {})
-        writing = await client.call_tool(
-            "moai_visapp_foto", {"foto_url": "https://x.test/a.jpg", "criterios": ["a"]}
-        )
+        with pytest.raises(MCPError) as refused:
+            await client.call_tool("core_list_sucursales", {})
+        with pytest.raises(MCPError) as writing:
+            await client.call_tool(
+                "moai_visapp_foto", {"foto_url": "https://x.test/a.jpg", "criterios": ["a"]}
+            )
+        with pytest.raises(MCPError) as absent:
+            await client.call_tool("no_such_tool", {})
     assert names == ["core_list_zonas"]
-    assert refused.is_error and "Unknown tool: core_list_sucursales" in refused.content[0].text
-    assert writing.is_error and "Unknown tool: moai_visapp_foto" in writing.content[0].text
+    # Hidden tools are refused exactly as a tool that does not exist (-32602, invalid params).
+    assert (refused.value.error.code, refused.value.error.message) == (
+        -32602,
+        "Unknown tool: core_list_sucursales",
+    )
+    assert (writing.value.error.code, writing.value.error.message) == (
+        -32602,
+        "Unknown tool: moai_visapp_foto",
+    )
+    assert absent.value.error.code == -32602
     assert fake_oneapp.received == []
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
-from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS
+from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS, WRONG_SECRET_KEY, mcp_headers
 
 MCP_HEADERS = {**JSON_HEADERS, "Authorization": f"Bearer {ACME_KEY}"}
 
@@ -70,12 +70,23 @@ def test_a_disabled_tenant_is_an_unknown_client(live_server_url, oneapp_tenant):
 
 
 def test_get_is_not_allowed_on_the_stateless_endpoint(live_server_url, oneapp_tenant):
-    response = httpx.get(
-        live_server_url + "/mcp", headers={"X-Client-ID": "acme", "Accept": "text/event-stream"}
-    )
+    headers = {**mcp_headers(), "Accept": "text/event-stream"}
+    response = httpx.get(live_server_url + "/mcp", headers=headers)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_any_method_with_a_wrong_key_gets_the_keys_401_not_405(live_server_url, oneapp_tenant, method):
+    # The MCP spec's authorization: an invalid or expired token MUST get 401, whatever it came with.
+    headers = {**mcp_headers(key=WRONG_SECRET_KEY), "Accept": "text/event-stream"}
+    response = httpx.request(method, live_server_url + "/mcp", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["code"] == "INVALID_ACCESS_KEY"
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="oneapp-mcp", error="invalid_token", error_description="')
+    assert response.json()["error"] in challenge
 
 
 def test_the_trailing_slash_form_is_not_redirected(live_server_url, oneapp_tenant):

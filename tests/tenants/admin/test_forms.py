@@ -1,4 +1,5 @@
-"""The tenant form's tool allow-list and read-only switch (tenants/admin/forms.py), through the admin."""
+"""The tenant form's tool allow-list, read-only switch and response budget (tenants/admin/forms.py),
+through the admin."""
 
 import re
 
@@ -91,3 +92,46 @@ def test_a_new_tenant_can_be_added_with_its_allow_list(admin_client):
     data["access_keys-INITIAL_FORMS"] = "0"
     assert admin_client.post(reverse("admin:tenants_clientconfig_add"), data).status_code == 302
     assert ClientConfig.objects.get().allowed_tools == ["core_list_zonas"]
+
+
+# The response budget (its effect on answers: tests/mcp_endpoint/test_budget.py).
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1999", "Enter at least 2000 characters (about 500 tokens)"),
+        ("0", "Enter at least 2000 characters (about 500 tokens)"),
+        ("1000001", "Enter at most 1000000 characters (about 250,000 tokens)"),
+        ("-5", "Enter at least 2000 characters"),
+        ("lots", "Enter a whole number."),
+    ],
+)
+def test_a_budget_out_of_range_is_a_form_error_that_says_the_range_and_changes_nothing(
+    admin_client, make_tenant, value, message
+):
+    acme = make_tenant("acme", response_budget_chars=50_000)
+    before = ClientConfig.objects.values().get()
+
+    response = admin_client.post(change_url(acme), form_data(acme, response_budget_chars=value))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["response_budget_chars"]
+    assert any(error.startswith(message) for error in errors), errors
+    assert ClientConfig.objects.values().get() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("value", "stored"), [("2000", 2000), ("1000000", 1_000_000), ("", None)])
+def test_a_budget_in_range_is_saved_and_empty_means_the_servers_default(
+    admin_client, make_tenant, value, stored
+):
+    acme = make_tenant("acme", response_budget_chars=50_000)
+
+    response = admin_client.post(change_url(acme), form_data(acme, response_budget_chars=value))
+
+    assert response.status_code == 302
+    acme.refresh_from_db()
+    assert acme.response_budget_chars == stored
+    assert acme.snapshot().response_budget_chars == stored
