@@ -1,4 +1,4 @@
-"""Calls to one tenant's OneApp API over a pooled keep-alive `httpx.AsyncClient`.
+"""Calls to one tenant's OneApp API over a pooled keep-alive httpx transport (aiohttp's pool).
 
 Every failure becomes an `UpstreamError` whose message is safe to show a model: it says truly what
 went wrong (tenants/oneapp/faults.py), never the token or a request header. The whole call, from
@@ -60,7 +60,7 @@ def _tls_context() -> ssl.SSLContext:
 
 
 class _RedactingTransport(httpx.AsyncBaseTransport):
-    """Redacts the reason phrase as it arrives, before httpx logs it or anything else reads it."""
+    """Redacts the reason phrase as it arrives, before anything reads it."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, redactor: Redactor) -> None:
         self._inner = inner
@@ -110,17 +110,17 @@ class OneAppClient:
         # httpx's own pool (httpcore) scans every connection on every request and response,
         # which costs seconds at a thousand concurrent calls; aiohttp's pool does not.
         inner = transport or AiohttpTransport(verify=_tls_context(), limits=limits, trust_env=False)
-        self._http = httpx.AsyncClient(
-            headers=headers,
-            timeout=None,  # noqa: S113 - one deadline for the whole call instead, in request()
-            follow_redirects=False,
-            trust_env=False,  # a proxy from the environment must not see tenants' tokens
-            transport=_RedactingTransport(inner, self._redactor),
-        )
+        # The transport is called directly, with httpx's own Request and Response: an AsyncClient
+        # would merge headers and URLs, run auth, redirect and cookie handling on every call (for
+        # nothing: none of them applies here), which cost a fifth of the client's CPU per call.
+        # No proxy from the environment can see tenants' tokens: the transport ignores it.
+        self._transport = _RedactingTransport(inner, self._redactor)
+        self._headers = httpx.Headers({"Accept": "*/*", **headers})
+        self._closed = False
 
     @property
     def is_closed(self) -> bool:
-        return self._http.is_closed
+        return self._closed
 
     async def request(
         self,
@@ -212,8 +212,17 @@ class OneAppClient:
         self, method: str, url: str, content: str | None, headers: dict[str, str] | None
     ) -> tuple[int, Any]:
         try:
-            async with self._http.stream(method, url, content=content, headers=headers) as response:
+            request = httpx.Request(
+                method,
+                url,
+                headers=self._headers if headers is None else {**self._headers, **headers},
+                content=content,
+            )
+            response = await self._transport.handle_async_request(request)
+            try:
                 return response.status_code, await self._read(response)
+            finally:
+                await response.aclose()
         except (httpx.HTTPError, aiohttp.ClientError) as exc:
             raise describe(exc, url, self.timeout_ms) from None
         except ValueError:  # aiohttp refuses some URLs and header combinations before sending
@@ -283,7 +292,8 @@ class OneAppClient:
         return _cut(self._redactor.text(text), MAX_ERROR_SNIPPET)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        self._closed = True
+        await self._transport.aclose()
 
 
 def _cut(text: str, limit: int) -> str:
