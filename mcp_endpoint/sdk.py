@@ -48,7 +48,6 @@ from mcp_types import (
     JSONRPCError,
     JSONRPCNotification,
     JSONRPCRequest,
-    JSONRPCResponse,
     jsonrpc_message_adapter,
 )
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
@@ -149,7 +148,13 @@ async def _modern(request: Request, body: bytes) -> Reply:
         result = await _serve_one(dctx, req.method, req.params, connection)
     except Exception as exc:
         return _modern_reply(JSONRPCError(jsonrpc="2.0", id=req.id, error=modern_error_data(exc)))
-    return _modern_reply(JSONRPCResponse(jsonrpc="2.0", id=req.id, result=result))
+    # serve_one's result is already the SDK's JSON-mode dump: encoded as the SDK's entry encodes its
+    # response, byte for byte, without building and dumping a JSONRPCResponse of it a second time.
+    return (
+        200,
+        _JSON,
+        json.dumps({"jsonrpc": "2.0", "id": req.id, "result": result}, separators=(",", ":")).encode(),
+    )
 
 
 def _modern_notification(decoded: dict[str, Any], request: Request) -> Reply:
@@ -169,10 +174,10 @@ def _modern_rejection(rejection: InboundLadderRejection, req: JSONRPCRequest | N
     return _modern_reply(JSONRPCError(jsonrpc="2.0", id=None if req is None else req.id, error=error))
 
 
-def _modern_reply(message: JSONRPCResponse | JSONRPCError) -> Reply:
-    status = ERROR_CODE_HTTP_STATUS.get(message.error.code, 200) if isinstance(message, JSONRPCError) else 200
+def _modern_reply(message: JSONRPCError) -> Reply:
+    status = ERROR_CODE_HTTP_STATUS.get(message.error.code, 200)
     body = message.model_dump(mode="json", by_alias=True, exclude_none=True)
-    if isinstance(message, JSONRPCError) and message.id is None:
+    if message.id is None:
         body["id"] = None  # JSON-RPC wants `id: null` on the wire when the request id was unreadable
     return status, _JSON, json.dumps(body, separators=(",", ":")).encode()
 
@@ -212,7 +217,8 @@ async def _handshake_era(request: Request, body: bytes, version_hint: str | None
             logger.exception("handler for %r raised", message.method)
             error = ErrorData(code=0, message=str(exc))
         return _handshake_reply(JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
-    return _handshake_reply(JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result))
+    # As in the 2026 era: the result is the SDK's dump already, encoded as _dump would, byte for byte.
+    return 200, _JSON, pydantic_core.to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
 
 
 def _handshake_error(status: int, code: int, message: str) -> Reply:
@@ -223,9 +229,9 @@ def _handshake_error(status: int, code: int, message: str) -> Reply:
     )
 
 
-def _handshake_reply(message: JSONRPCResponse | JSONRPCError) -> Reply:
+def _handshake_reply(message: JSONRPCError) -> Reply:
     return 200, _JSON, _dump(message)
 
 
-def _dump(message: JSONRPCResponse | JSONRPCError) -> bytes:
+def _dump(message: JSONRPCError) -> bytes:
     return message.model_dump_json(by_alias=True, exclude_unset=True).encode()
