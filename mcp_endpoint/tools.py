@@ -27,7 +27,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-from mcp_types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
+from mcp_types import INVALID_PARAMS, CallToolResult, ListToolsResult, TextContent, ToolAnnotations
 from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
@@ -40,6 +40,7 @@ from tenants.oneapp.client import UpstreamError
 logger = logging.getLogger(__name__)
 
 SERVER_NAME = "oneapp-mcp"
+MAX_LISTINGS = 1024  # distinct allow-lists whose tools/list answer is kept
 # What the SDK's MCPServer always registers, but this server has nothing for: left out, they are
 # neither advertised as capabilities nor answered (a request for them is -32601, method not found).
 UNSERVED_METHODS = (
@@ -142,10 +143,29 @@ class OneAppServer(MCPServer):
         for method in UNSERVED_METHODS:
             handlers.pop(method, None)
 
+        # tools/list answers, as the SDK dumps them, by allow-list (None: every tool).
+        self._listings: dict[frozenset[str] | None, dict[str, Any]] = {}
+
     async def list_tools(self) -> list[MCPTool]:
         allowed = current_tenant().settings.tools
         tools = await super().list_tools()
         return tools if allowed is None else [tool for tool in tools if tool.name in allowed]
+
+    async def _handle_list_tools(  # type: ignore[override]  # a dict result is the SDK's own dump, as serve_one takes it
+        self, ctx: Any, params: Any
+    ) -> dict[str, Any]:
+        # The same answer for every tenant with the same allow-list: the SDK's ListToolsResult, built
+        # and dumped once per allow-list. Building, validating and dumping the 18 tools' models on
+        # every request was most of a tools/list's CPU.
+        allowed = current_tenant().settings.tools
+        listing = self._listings.get(allowed)
+        if listing is None:
+            result = ListToolsResult(tools=await self.list_tools())
+            listing = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+            if len(self._listings) >= MAX_LISTINGS:  # as many allow-lists as tenants, at worst
+                self._listings.clear()
+            self._listings[allowed] = listing
+        return dict(listing)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
