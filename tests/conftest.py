@@ -3,16 +3,18 @@ against a real database (SQLite, or PostgreSQL via DATABASE_URL)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
 from django.core.cache import caches
 from django.db import connections
 
-from mcp_endpoint import guards
+from mcp_endpoint import guards, limiter
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
 from tests.fake_upstream import FakeOneApp
@@ -75,10 +77,11 @@ def live_server_url() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
-    # test must not answer for a new tenant of the same id. Likewise rate counters (in the default
-    # cache) and the last-use times of key ids, which the next test's rows reuse.
+    # test must not answer for a new tenant of the same id. Likewise the cache, the limits' counts
+    # (in this process's memory) and the last-use times of key ids, which the next test's rows reuse.
     tenant_cache().clear()
     caches["default"].clear()
+    limiter.forget()
     guards._last_used_written.clear()
     yield
     tenant_cache().clear()
@@ -91,3 +94,14 @@ def oneapp_tenant(transactional_db: None, make_tenant: Callable[..., ClientConfi
     tenant = make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)
     give_key(tenant, ACME_KEY)
     return tenant
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis server (scripts/test starts one), emptied: every count starts afresh."""
+    url = os.environ.get("ONEAPP_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("needs ONEAPP_TEST_REDIS_URL, a Redis server for tests (scripts/test starts one)")
+    with redis.Redis.from_url(url) as server:
+        server.flushdb()
+    return url

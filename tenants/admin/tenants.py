@@ -52,7 +52,17 @@ class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[Clien
         ),
         ("Upstream token", {"fields": ["token_status", TOKEN_FIELD, "clear_token"]}),
         ("Tools", {"fields": ["allowed_tools", "read_only"]}),
-        ("Limits", {"fields": ["rate_limit_per_minute", "max_concurrent_calls", "max_response_bytes"]}),
+        (
+            "Limits",
+            {
+                "fields": [
+                    "rate_limit_per_minute",
+                    "caller_rate_limit_per_minute",
+                    "max_concurrent_calls",
+                    "max_response_bytes",
+                ]
+            },
+        ),
         ("Status and history", {"fields": ["cache_status", "created_at", "updated_at"]}),
     ]
 
