@@ -27,9 +27,10 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter as LocalLimiter
 from limits.util import WindowStats
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
 from mcp_endpoint import metrics
 from mcp_endpoint.quiet_log import QuietLog
@@ -124,7 +125,9 @@ def connection_pool(url: str) -> BlockingConnectionPool:
         timeout=timeout,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),  # redis-py retries 3 times by default: fail open at once instead
+        # Once, at once, on a broken connection (one left from before Redis restarted); redis-py's
+        # default, 3 times with back-off on timeouts too, would hold requests up while Redis is away.
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 
@@ -174,7 +177,8 @@ def _backend() -> _Local | _Shared:
 
 
 def forget() -> None:
-    """Start every count afresh in this process (tests): the memory is dropped, Redis is left as it is."""
-    global _local, _outage
-    _local, _outage = None, _Outage()
+    """Start afresh in this process (tests): counts in memory, Redis's outage and its log line are
+    forgotten; what Redis holds is left as it is."""
+    global _local, _outage, _quiet
+    _local, _outage, _quiet = None, _Outage(), QuietLog(logger, interval=60.0)
     _shared.clear()

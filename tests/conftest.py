@@ -3,7 +3,6 @@ against a real database (SQLite, or PostgreSQL via DATABASE_URL)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from tenants.models import ClientConfig
 from tests.fake_upstream import FakeOneApp
 from tests.helpers import ACME_KEY, CANARY_TOKEN, give_key
 from tests.live_server import UvicornThread
+from tests.redis_server import NO_TEST_REDIS, TEST_REDIS_URL
 
 
 @pytest.fixture
@@ -99,9 +99,8 @@ def oneapp_tenant(transactional_db: None, make_tenant: Callable[..., ClientConfi
 @pytest.fixture
 def redis_url() -> str:
     """The test Redis server (scripts/test starts one), emptied: every count starts afresh."""
-    url = os.environ.get("ONEAPP_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("needs ONEAPP_TEST_REDIS_URL, a Redis server for tests (scripts/test starts one)")
-    with redis.Redis.from_url(url) as server:
+    if not TEST_REDIS_URL:
+        pytest.skip(NO_TEST_REDIS)
+    with redis.Redis.from_url(TEST_REDIS_URL) as server:
         server.flushdb()
-    return url
+    return TEST_REDIS_URL

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.live_server import free_port
+
+
+# scripts/test starts a Redis server for the suite and names it here; where it is unset, Redis is
+# not known to be there, and the tests that need it (or its redis-server) are skipped.
+TEST_REDIS_URL = os.environ.get("ONEAPP_TEST_REDIS_URL", "")
+NO_TEST_REDIS = "needs ONEAPP_TEST_REDIS_URL, a Redis server for tests (scripts/test starts one)"
+needs_redis = pytest.mark.skipif(not TEST_REDIS_URL, reason=NO_TEST_REDIS)
 
 
 class RedisServer:
