@@ -13,7 +13,6 @@ import redis
 
 from tests.live_server import free_port
 
-
 # scripts/test starts a Redis server for the suite and names it here; where it is unset, Redis is
 # not known to be there, and the tests that need it (or its redis-server) are skipped.
 TEST_REDIS_URL = os.environ.get("ONEAPP_TEST_REDIS_URL", "")

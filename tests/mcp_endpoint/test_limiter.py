@@ -36,7 +36,7 @@ async def test_two_workers_on_one_redis_share_each_count(settings, redis_url):
     assert await takes(first, 3, 2) + await takes(second, 3, 2) == [True, True, True, False]
     assert await takes(first, 3, 1) == [False]
     with redis.Redis.from_url(redis_url) as server:
-        assert all(key.startswith(b"oneapp-mcp:") for key in server.keys())
+        assert all(key.startswith(b"oneapp-mcp:") for key in server.scan_iter())
 
 
 async def test_without_redis_each_worker_counts_for_itself():
@@ -101,7 +101,7 @@ async def test_a_redis_that_never_answers_costs_one_timeout_and_is_skipped_for_a
     with socket.socket() as silent:  # accepts connections, never says a word
         silent.bind(("127.0.0.1", 0))
         silent.listen()
-        settings.REDIS_URL = "redis://127.0.0.1:%d/0" % silent.getsockname()[1]
+        settings.REDIS_URL = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
         settings.REDIS_TIMEOUT_SECONDS = 0.2
         before = uncounted()
 
