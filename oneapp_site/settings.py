@@ -113,7 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 REDIS_URL: str = env.str("REDIS_URL", default="")
 CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL or "locmemcache://")}
 if not REDIS_URL and CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    REDIS_URL = str(CACHES["default"]["LOCATION"])  # a Redis CACHE_URL alone shares the limits too
+    # A Redis CACHE_URL alone shares the limits too: on its first server, where the cache writes.
+    _location = CACHES["default"]["LOCATION"]
+    REDIS_URL = str(_location[0] if isinstance(_location, list) else _location)
 # How long one limit check may wait for Redis before the request is served uncounted (fail open).
 REDIS_TIMEOUT_SECONDS: float = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
 

@@ -3,11 +3,8 @@ here in this process's memory, as without REDIS_URL (test_limiter.py and test_ma
 
 import json
 import logging
-import time
 
 import httpx
-import limits.storage.memory
-import limits.strategies
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
@@ -16,32 +13,24 @@ from mcp_endpoint import guards, limiter
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.quiet_log import QuietLog
-from tenants.models import ClientConfig, TenantSettings
-from tests.helpers import ACME_KEY, CALL_TOOL, GLOBEX_KEY, give_key
+from tenants.models import ClientConfig
+from tests.helpers import (
+    ACME_KEY,
+    CALL_TOOL,
+    GLOBEX_KEY,
+    LimitsClock,
+    freeze_limits_clock,
+    give_key,
+    tenant_settings,
+)
 
 MINUTE = 29_000_000  # a minute since the epoch, far from the real one
 
 
-class Clock:
-    """Stands in for the `time` module where the limits read it: time() is set by the test, the rest is real."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def __getattr__(self, name: str):
-        return getattr(time, name)
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock(MINUTE * 60 + 45.5)  # 45.5 s into a minute: 14.5 s left
-    for module in (limiter, limits.storage.memory, limits.strategies):
-        monkeypatch.setattr(module, "time", clock)
+def clock(monkeypatch) -> LimitsClock:
     monkeypatch.setattr(guards, "_quiet", QuietLog(guards.logger, interval=60))  # nothing said yet
-    return clock
+    return freeze_limits_clock(monkeypatch, MINUTE * 60 + 45.5)  # 45.5 s into a minute: 14.5 s left
 
 
 @pytest.fixture
@@ -81,18 +70,6 @@ def test_requests_over_the_tenants_limit_get_429_with_retry_after_and_never_reac
     assert len(fake_oneapp.received) == 3
 
 
-def tenant(**fields) -> TenantSettings:
-    return TenantSettings(
-        client_id="acme",
-        core_base_url="https://core.example.test",
-        client_base_url="https://front.example.test",
-        authorization="",
-        client_header="",
-        http_timeout_ms=1000,
-        **fields,
-    )
-
-
 @pytest.mark.parametrize(
     ("seconds_into_the_minute", "retry_after"), [(0.5, 59), (45.5, 14), (59.0, 1), (59.99, 1)]
 )
@@ -100,7 +77,7 @@ async def test_retry_after_is_the_whole_seconds_until_one_more_fits_between_1_an
     clock, seconds_into_the_minute, retry_after
 ):
     clock.now = MINUTE * 60 + seconds_into_the_minute
-    acme = tenant(rate_limit_per_minute=1)
+    acme = tenant_settings(rate_limit_per_minute=1)
     assert await guards.check_rate(acme, None) is None
 
     refusal = await guards.check_rate(acme, None)
@@ -111,7 +88,7 @@ async def test_retry_after_is_the_whole_seconds_until_one_more_fits_between_1_an
 
 async def test_a_burst_at_the_turn_of_a_minute_gets_no_second_allowance(clock):
     # A fixed window would let 3 more through at once: the last minute's 3 still weigh 2.975.
-    acme = tenant(rate_limit_per_minute=3)
+    acme = tenant_settings(rate_limit_per_minute=3)
     clock.now = MINUTE * 60 + 59.5
     assert [await guards.check_rate(acme, None) is None for _ in range(4)] == [True, True, True, False]
 
@@ -242,7 +219,7 @@ def test_a_caller_over_its_own_limit_is_refused_without_using_up_its_tenants(
 
 
 async def test_without_a_caller_limit_only_the_tenants_applies(clock):
-    acme = tenant(rate_limit_per_minute=3)
+    acme = tenant_settings(rate_limit_per_minute=3)
     assert [await guards.check_rate(acme, "key:omk_laptop01") is None for _ in range(4)] == [
         True,
         True,
@@ -252,7 +229,7 @@ async def test_without_a_caller_limit_only_the_tenants_applies(clock):
 
 
 async def test_the_caller_is_any_string_so_that_a_signed_in_user_can_be_one(clock):
-    acme = tenant(rate_limit_per_minute=100, caller_rate_limit_per_minute=1)
+    acme = tenant_settings(rate_limit_per_minute=100, caller_rate_limit_per_minute=1)
     assert await guards.check_rate(acme, "user:42") is None
     assert (await guards.check_rate(acme, "user:42")).code == "RATE_LIMITED"
     assert await guards.check_rate(acme, "user:43") is None
