@@ -4,7 +4,8 @@ this worker's memory.
 
 A sliding window counter weighs the previous minute's count by how much of that minute is still
 within the last 60 s, and adds this minute's: a burst at the turn of a minute gets no second
-allowance (as a fixed window gives), and each check costs one Redis call whatever the limit.
+allowance (as a fixed window gives), and a request that fits costs one Redis call whatever the
+limit (a refused one, a second, for its Retry-After).
 
 When Redis cannot be reached, requests are served uncounted (fail open): the outage is counted in
 a metric, said in the log once a minute, and Redis is tried again a second later, by itself.
