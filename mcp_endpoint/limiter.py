@@ -100,8 +100,9 @@ class _Shared:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self.pool = connection_pool(url)
         # Typed as the library's other options (float | str | bool) are not: it hands them to redis-py.
-        options: dict[str, Any] = {"connection_pool": connection_pool(url)}
+        options: dict[str, Any] = {"connection_pool": self.pool}
         # The library names its schemes its own way; the connection itself comes from the pool.
         scheme = "async+redis+unix://" if url.startswith("unix://") else "async+"
         storage = RedisStorage(

@@ -38,8 +38,8 @@ class RedisServer:
     def start(self) -> RedisServer:
         command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
         command += ["--appendonly", "no", "--unixsocket", str(self.socket), "--dir", str(self.folder)]
-        log = (self.folder / "redis.log").open("a")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with (self.folder / "redis.log").open("a") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while not self.answers():
             if time.monotonic() > deadline or self.process.poll() is not None:

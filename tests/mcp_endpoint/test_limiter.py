@@ -3,13 +3,14 @@ open while Redis is away; otherwise in each worker's memory."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
@@ -18,6 +19,16 @@ from prometheus_client import REGISTRY
 from mcp_endpoint import limiter
 from tests.live_server import ROOT
 from tests.redis_server import RedisServer, needs_redis
+
+
+@pytest.fixture(autouse=True)
+async def _connections_closed() -> AsyncIterator[None]:
+    yield
+    # This test's event loop ends with it: its Redis connections are closed first, not left to the
+    # garbage collector (which warns about each).
+    shared = limiter._shared.get(asyncio.get_running_loop())
+    if shared is not None:
+        await shared.pool.disconnect()
 
 
 def uncounted() -> float:
@@ -35,6 +46,8 @@ async def test_two_workers_on_one_redis_share_each_count(settings, redis_url):
 
     assert await takes(first, 3, 2) + await takes(second, 3, 2) == [True, True, True, False]
     assert await takes(first, 3, 1) == [False]
+    for shared in (first, second):
+        await shared.pool.disconnect()
     with redis.Redis.from_url(redis_url) as server:
         assert all(key.startswith(b"oneapp-mcp:") for key in server.scan_iter())
 
