@@ -67,8 +67,8 @@ EOF
 
 # Whether a server answers PING on the port within about 10 s.
 _redis_wait() {
-    local port=$1 tries
-    for tries in $(seq 100); do
+    local port=$1
+    for _ in $(seq 100); do
         if [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]; then
             return 0
         fi
@@ -79,8 +79,15 @@ _redis_wait() {
 
 redis_stop() {
     [[ -n $REDIS_TMPDIR && -d $REDIS_TMPDIR ]] || return 0
+    local pid
     if [[ -f $REDIS_TMPDIR/redis.pid ]]; then
-        kill "$(cat "$REDIS_TMPDIR/redis.pid")" 2>/dev/null || true
+        pid=$(cat "$REDIS_TMPDIR/redis.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do # it ends within a moment; then it is killed
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
     fi
     rm -rf "$REDIS_TMPDIR"
     REDIS_TMPDIR=""
