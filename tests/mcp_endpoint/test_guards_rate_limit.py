@@ -6,6 +6,7 @@ import logging
 
 import httpx
 import pytest
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import AsyncClient
 
@@ -234,3 +235,20 @@ async def test_the_caller_is_any_string_so_that_a_signed_in_user_can_be_one(cloc
     assert (await guards.check_rate(acme, "user:42")).code == "RATE_LIMITED"
     assert await guards.check_rate(acme, "user:43") is None
     assert await guards.check_rate(acme, None) is None  # no caller known: the tenant's limit alone
+
+
+def test_with_redis_every_limit_is_counted_there(live_server_url, acme_with_three_keys, settings, redis_url):
+    settings.REDIS_URL = redis_url
+    settings.MCP_FAILED_KEYS_PER_ADDRESS = 2
+    wrong = "omk_strange1_" + "x" * 43
+
+    assert statuses(live_server_url, 3) == [200, 200, 429]  # the caller's limit, 2
+    assert statuses(live_server_url, 4, key=LAPTOP_KEY) == [200, 200, 429, 429]
+    assert statuses(live_server_url, 2, key=PHONE_KEY) == [200, 429]  # the tenant's, 5
+    assert statuses(live_server_url, 3, key=wrong) == [401, 401, 429]  # wrong keys from this address
+
+    with redis.Redis.from_url(redis_url) as server:
+        keys = {key.decode() for key in server.scan_iter("oneapp-mcp:*")}
+    assert {"rate/acme", "rate/acme/key:omk_acme0key", "badkey/addr/127.0.0.1"} <= {
+        key.split("LIMITER/")[1].split("}")[0] for key in keys
+    }
