@@ -149,9 +149,9 @@ class _Outage:
         except REDIS_FAILURES as exc:
             self.down, self.retry_at = True, time.monotonic() + RETRY_REDIS_AFTER_SECONDS
             metrics.LIMITS_UNCOUNTED.inc()
-            _quiet.log(
-                logging.ERROR, "redis", "cannot count the /mcp limits in Redis, serving uncounted: %r", exc
-            )
+            # str(), as redis-py's repr() names only the kind of error ("network:ConnectionError").
+            message = "cannot count the /mcp limits in Redis, serving uncounted: %s: %s"
+            _quiet.log(logging.ERROR, "redis", message, type(exc).__name__, exc)
             return fallback
         if self.down:
             self.down = False

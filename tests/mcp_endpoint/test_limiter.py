@@ -151,3 +151,15 @@ def test_a_redis_cache_url_alone_shares_the_limits_and_the_cache(redis_url):
     assert ran.stdout.split() == [redis_url, "RedisCache", "shared"]
     with redis.Redis.from_url(redis_url) as server:
         assert server.exists(":1:probe")  # in Redis, where every instance reads it
+
+
+async def test_the_outage_log_names_redis_without_its_password(settings, caplog):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.REDIS_URL = f"redis://:canary-redis-password@127.0.0.1:{port}/0"
+
+    assert await limiter.take(1, "rate", "acme") is None
+
+    [said] = [r.getMessage() for r in caplog.records if r.name == "mcp_endpoint.limiter"]
+    assert f"127.0.0.1:{port}" in said and "canary-redis-password" not in said
