@@ -12,7 +12,11 @@ production command as the README gives it (`python -m oneapp_site.server`, LOG_L
 requests for a tenant that does not exist, with one id and with a new id each time.
 Run from the repository root:
 
-    .venv/bin/python bench/run.py [--rounds 5] [--duration 5] [--quick] [--skip-burst] [--skip-micro]
+    .venv/bin/python bench/run.py [--rounds 5] [--duration 5] [--quick] [--skip-burst] [--skip-micro] [--redis]
+
+With --redis, a third server counts the limits in a throwaway redis-server (Debian's package, on
+CPU 1) instead of its worker's memory, and takes its turn in every tools/call measurement: its
+figures are compared with ours (the local default) in a table of their own.
 """
 
 from __future__ import annotations
@@ -305,6 +309,9 @@ def options_of(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="check the bench itself: 2 rounds of 2 s, 2000 tenants"
     )
+    parser.add_argument(
+        "--redis", action="store_true", help="also measure tools/call with the limits counted in Redis"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     options = parser.parse_args(argv)
     preset = {"rounds": 2, "duration": 2, "tenants": 2000} if options.quick else {}
@@ -318,8 +325,13 @@ def main() -> None:
     options = options_of()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install -y wrk")
+    if options.redis and not shutil.which("redis-server"):
+        sys.exit("redis-server is not installed: apt-get install -y redis-server")
     workdir = Path(tempfile.mkdtemp(prefix="oneapp-bench-"))
-    ports = {name: free_port() for name in ("fast", "slow", "ours", "bare", "bare_slow", "prod")}
+    ports = {
+        name: free_port()
+        for name in ("fast", "slow", "ours", "bare", "bare_slow", "prod", "redis", "redis_db")
+    }
     fast, slow = f"http://127.0.0.1:{ports['fast']}", f"http://127.0.0.1:{ports['slow']}"
     env = {
         **os.environ,
@@ -343,9 +355,9 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
 
-        def start(name: str, app: str, upstream: str) -> tuple[str, int]:
+        def start(name: str, app: str, upstream: str, **more_env: str) -> tuple[str, int]:
             command = pinned(0, [*UVICORN, "--port", str(ports[name]), app])
-            server_env = {**env, "BENCH_UPSTREAM": upstream}
+            server_env = {**env, "BENCH_UPSTREAM": upstream, **more_env}
             return stack.enter_context(process(command, server_env, ports[name], workdir / f"{name}.log"))
 
         def upstream_server(name: str, *delay: str) -> None:
@@ -360,6 +372,15 @@ def main() -> None:
         )
         servers = [Server("ours", Client(ours_url, "acme", keys["acme"]), ours_pid, {})]
         servers.append(Server("bare", Client(bare_url), bare_pid, {}))
+        if options.redis:
+            redis_db = ["redis-server", "--bind", "127.0.0.1", "--port", str(ports["redis_db"])]
+            redis_db += ["--save", "", "--dir", str(workdir)]
+            stack.enter_context(
+                process(pinned(1, redis_db), env, ports["redis_db"], workdir / "redis-db.log")
+            )
+            redis_env = {"REDIS_URL": f"redis://127.0.0.1:{ports['redis_db']}/0"}
+            redis_url, redis_pid = start("redis", "oneapp_site.asgi:application", fast, **redis_env)
+            servers.append(Server("redis", Client(redis_url, "acme", keys["acme"]), redis_pid, {}))
         for server in servers:
             for era in ERAS:
                 for method in METHODS:
@@ -397,7 +418,8 @@ def main() -> None:
             for case in cases:
                 pair = {}
                 for server in servers if number % 2 == 0 else servers[::-1]:
-                    pair[server.name] = measure(server, case, options.duration)
+                    if server.name != "redis" or case.method == "tools/call":
+                        pair[server.name] = measure(server, case, options.duration)
                 if case == call:
                     for extra in extras:
                         pair[extra.name] = measure(extra, case, options.duration)
@@ -442,6 +464,8 @@ def main() -> None:
             )
             figures["micro"] = json.loads(micro.stdout)
     report(figures, options)
+    if options.redis:
+        figures["redis"] = redis_report(figures["cases"])
     if options.json:
         figures["goals"] = [
             dict(zip(("goal", "target", "measured", "met"), row, strict=True))
@@ -499,6 +523,34 @@ def report(figures: dict[str, Any], options: argparse.Namespace) -> None:
     print(f"\n{'goal':<52}{'target':<30}{'measured':<64}met")
     for name, target, measured, met in goals(figures, options):
         print(f"{name:<52}{target:<30}{measured:<64}{'yes' if met else 'NO'}")
+
+
+def redis_report(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """tools/call with the limits counted in Redis against ours (in the worker's memory), per round."""
+    print("\ntools/call, limits in Redis vs in the worker's memory (ours): median (min–max) over rounds")
+    print(f"{'case':<30}{'req/s redis/ours':<24}{'CPU µs/req redis':<24}{'CPU µs/req ours':<24}p50 added ms")
+    rows = []
+    for case in cases:
+        rounds = [r for r in case["rounds"] if "redis" in r and "rps" in r["redis"] and "rps" in r["ours"]]
+        if not rounds:
+            continue
+        row = {
+            "label": case["label"],
+            "rps_ratio": spread([r["redis"]["rps"] / r["ours"]["rps"] for r in rounds]),
+            "redis_cpu_us": spread([r["redis"].get("cpu_us", 0.0) for r in rounds]),
+            "ours_cpu_us": spread([r["ours"].get("cpu_us", 0.0) for r in rounds]),
+            "p50_added": spread([r["redis"].get("p50", 0.0) - r["ours"].get("p50", 0.0) for r in rounds]),
+            "redis_errors": sum(r["redis"].get("errors", 0) for r in rounds),
+        }
+        rows.append(row)
+        cells = [
+            cell(row["rps_ratio"], ".2f", "×"),
+            cell(row["redis_cpu_us"], ".0f", errors=bool(row["redis_errors"])),
+            cell(row["ours_cpu_us"], ".0f"),
+            cell(row["p50_added"], "+.2f"),
+        ]
+        print(f"{row['label']:<30}" + "".join(f"{c:<24}" for c in cells).rstrip())
+    return rows
 
 
 def goals(figures: dict[str, Any], options: argparse.Namespace) -> list[tuple[str, str, str, bool]]:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from mcp_endpoint.limiter import connection_pool
 from tenants.models import MAX_RESPONSE_BUDGET_CHARS, MIN_RESPONSE_BUDGET_CHARS
 
 
@@ -85,3 +86,29 @@ def check_response_budget(app_configs: Any = None, **kwargs: Any) -> list[Error]
             id="mcp_endpoint.E004",
         )
     ]
+
+
+@register()
+def check_redis(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    errors = []
+    if settings.REDIS_URL:
+        try:
+            connection_pool(settings.REDIS_URL)  # parses the URL, connects to nothing
+        except ValueError as exc:  # its messages name the scheme, port or database, never a password
+            errors.append(
+                Error(
+                    f"REDIS_URL is not a Redis URL: {exc}",
+                    hint="Use redis://[:password@]host:port/db, rediss://… (TLS) or unix:///path/to/socket; "
+                    "leave it empty to count the /mcp limits in each worker.",
+                    id="mcp_endpoint.E005",
+                )
+            )
+    if settings.REDIS_TIMEOUT_SECONDS <= 0:
+        errors.append(
+            Error(
+                "REDIS_TIMEOUT_SECONDS must be more than 0.",
+                hint="How long one limit check may wait for Redis, in seconds, e.g. 0.5.",
+                id="mcp_endpoint.E005",
+            )
+        )
+    return errors

@@ -1,4 +1,5 @@
-"""Checks between routing and the MCP layer: the tenant's access key (and its last use), and its request rate."""
+"""Checks between routing and the MCP layer: the tenant's access key (and its last use), failed keys, and
+the request rates of the caller and the tenant."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import caches
-from django.core.cache.backends.base import BaseCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 
-from mcp_endpoint import refusals
+from mcp_endpoint import limiter, refusals
 from mcp_endpoint.exchange import bearer_credential
 from mcp_endpoint.quiet_log import QuietLog
-from tenants.keys import StoredKey, find_key
+from tenants.keys import StoredKey, find_key, shown_prefix
 from tenants.models import AccessKey, TenantSettings
 
 logger = logging.getLogger(__name__)
@@ -84,39 +82,37 @@ def _written(task: asyncio.Task[int]) -> None:
         logger.warning("could not record the use of an access key (%s): %r", task.get_name(), exc)
 
 
-async def check_rate(tenant: TenantSettings) -> refusals.Refusal | None:
-    """Count this request in the tenant's fixed one-minute window, through Django's cache."""
-    now = time.time()
-    window = int(now // 60)
-    key = f"mcp:rate:{tenant.client_id}:{window}"
-    backend = caches["default"]
-    if isinstance(backend, LocMemCache):
-        count = _count(backend, key)  # in-process and quick: no thread hop needed
-    else:
-        count = await sync_to_async(_count, thread_sensitive=False)(backend, key)
-    if count <= tenant.rate_limit_per_minute:
-        return None
-    retry_after = max(1, int((window + 1) * 60 - now))
-    # A warning for the first refusal of the window, so that a client hammering away cannot flood the log.
-    level = logging.WARNING if count == tenant.rate_limit_per_minute + 1 else logging.DEBUG
-    logger.log(
-        level,
-        "rate limited tenant %s: request %d this minute, limit %d, retry after %d s",
-        tenant.client_id,
-        count,
-        tenant.rate_limit_per_minute,
+def caller_of(key: StoredKey | None) -> str | None:
+    """Who makes a request, for the per-caller limit: its access key (a signed-in user may come next)."""
+    return None if key is None else f"key:{shown_prefix(key.prefix)}"
+
+
+async def check_rate(tenant: TenantSettings, caller: str | None) -> refusals.Refusal | None:
+    """Count this request against the caller's limit, then the tenant's (mcp_endpoint.limiter).
+
+    The caller's comes first, so that one caller over its own limit does not use up the tenant's.
+    """
+    if caller is not None and tenant.caller_rate_limit_per_minute is not None:
+        limit = tenant.caller_rate_limit_per_minute
+        if retry_after := await limiter.take(limit, "rate", tenant.client_id, caller):
+            return _rate_limited(f"caller {caller} of tenant {tenant.client_id}", limit, retry_after)
+    limit = tenant.rate_limit_per_minute
+    if retry_after := await limiter.take(limit, "rate", tenant.client_id):
+        return _rate_limited(f"tenant {tenant.client_id}", limit, retry_after)
+    return None
+
+
+def _rate_limited(who: str, limit: int, retry_after: int) -> refusals.Refusal:
+    # One warning per tenant or caller and minute, so that a client hammering away cannot flood the log.
+    _quiet.log(
+        logging.WARNING,
+        who,
+        "rate limited %s: limit %d per minute, retry after %d s",
+        who,
+        limit,
         retry_after,
     )
     return refusals.rate_limited(retry_after)
-
-
-def _count(backend: BaseCache, key: str) -> int:
-    backend.add(key, 0, timeout=120)
-    try:
-        return backend.incr(key)
-    except ValueError:  # expired between add and incr
-        backend.add(key, 1, timeout=120)
-        return 1
 
 
 # Failed keys. Keys are 256-bit random, so guessing one is hopeless; the limit is there so that
@@ -127,33 +123,23 @@ def _count(backend: BaseCache, key: str) -> int:
 
 
 async def check_failed_keys(address: str, tenant: TenantSettings) -> refusals.Refusal | None:
-    """Before the key is checked: a 429 for an address (or a tenant) with too many failed keys this minute."""
-    now = time.time()
-    window = int(now // 60)
-    by_address, by_tenant = await _read_counts(
-        [f"mcp:badkey:addr:{address}:{window}", f"mcp:badkey:tenant:{tenant.client_id}:{window}"]
-    )
-    if by_address >= settings.MCP_FAILED_KEYS_PER_ADDRESS or (
-        by_address and by_tenant >= settings.MCP_FAILED_KEYS_PER_TENANT
-    ):
-        return refusals.too_many_failed_keys(max(1, int((window + 1) * 60 - now)))
+    """Before the key is checked: a 429 for an address (or a tenant) with too many failed keys this minute.
+
+    One limiter call for an address that has not failed; a second, for the tenant, only if it has.
+    """
+    per_address, per_tenant = settings.MCP_FAILED_KEYS_PER_ADDRESS, settings.MCP_FAILED_KEYS_PER_TENANT
+    by_address = await limiter.window(per_address, "badkey", "addr", address)
+    if by_address.held >= per_address:
+        return refusals.too_many_failed_keys(by_address.retry_after)
+    if by_address.held:
+        by_tenant = await limiter.window(per_tenant, "badkey", "tenant", tenant.client_id)
+        if by_tenant.held >= per_tenant:
+            return refusals.too_many_failed_keys(by_tenant.retry_after)
     return None
 
 
 async def note_failed_key(address: str, tenant: TenantSettings) -> None:
-    window = int(time.time() // 60)
-    for key in (f"mcp:badkey:addr:{address}:{window}", f"mcp:badkey:tenant:{tenant.client_id}:{window}"):
-        backend = caches["default"]
-        if isinstance(backend, LocMemCache):
-            _count(backend, key)
-        else:
-            await sync_to_async(_count, thread_sensitive=False)(backend, key)
-
-
-async def _read_counts(keys: list[str]) -> list[int]:
-    backend = caches["default"]
-    if isinstance(backend, LocMemCache):
-        found = backend.get_many(keys)
-    else:
-        found = await sync_to_async(backend.get_many, thread_sensitive=False)(keys)
-    return [int(found.get(key, 0)) for key in keys]
+    await asyncio.gather(
+        limiter.take(settings.MCP_FAILED_KEYS_PER_ADDRESS, "badkey", "addr", address),
+        limiter.take(settings.MCP_FAILED_KEYS_PER_TENANT, "badkey", "tenant", tenant.client_id),
+    )

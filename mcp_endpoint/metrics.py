@@ -44,6 +44,10 @@ CACHE_EVENTS = Counter(
 CACHED_TENANTS = Gauge(
     "oneapp_mcp_cached_tenants", "Tenants whose MCP server is cached.", multiprocess_mode="livesum"
 )
+LIMITS_UNCOUNTED = Counter(
+    "oneapp_mcp_limits_uncounted",
+    "Limit checks that Redis could not answer, whose requests were served uncounted (fail open).",
+)
 
 # Bound once: a labelled child costs a dict lookup per use, these are on every request.
 CACHE_HIT = CACHE_EVENTS.labels("hit")

@@ -23,6 +23,7 @@ from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
+from tenants.keys import StoredKey
 
 logger = logging.getLogger(__name__)
 CLIENT_GONE = "CLIENT_GONE"
@@ -93,18 +94,19 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
         tracing.note_tenant(live.client_id)
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
-        refusal = await _check_key(request, live)
-        if refusal is None and request.method != "POST":
+        key = await _check_key(request, live)
+        if isinstance(key, refusals.Refusal):
+            return key.answer()
+        if request.method != "POST":
             # After the key: a wrong or expired key gets its 401 whatever the method (the MCP spec's
             # authorization: invalid or expired tokens MUST get 401). Answered 405 before it, a GET
             # from a client that falls back to the old SSE transport (mcp-remote) ended the session
             # as "SSE error: Non-200 status code (405)", hiding the refused key.
-            refusal = refusals.METHOD_NOT_ALLOWED
-        if refusal is None and not rate_counted:
+            return refusals.METHOD_NOT_ALLOWED.answer()
+        if not rate_counted:
             rate_counted = True
-            refusal = await guards.check_rate(live.settings)
-        if refusal is not None:
-            return refusal.answer()
+            if refusal := await guards.check_rate(live.settings, guards.caller_of(key)):
+                return refusal.answer()
         if request.content_type != "application/json":
             # The SDK's 2025 transport refuses any other media type, but its 2026 entry only checks a
             # prefix (so "application/jsonp" reached OneApp): one rule for both, before the SDK.
@@ -119,7 +121,8 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
     return refusals.TENANT_UNAVAILABLE.answer()
 
 
-async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal | None:
+async def _check_key(request: McpRequest, live: LiveTenant) -> StoredKey | refusals.Refusal | None:
+    """The request's valid key, a refusal, or None when keys are not required."""
     if not settings.MCP_REQUIRE_ACCESS_KEY:
         return None
     if refusal := await guards.check_failed_keys(request.client_address, live.settings):
@@ -128,11 +131,9 @@ async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal 
     key = guards.authenticate(request.headers.get("authorization"), live.settings, now)
     if key is refusals.INVALID_ACCESS_KEY:  # a wrong key, not a missing one (a client's first try)
         await guards.note_failed_key(request.client_address, live.settings)
-    if isinstance(key, refusals.Refusal):
-        return key
-    if key is not None:
+    if key is not None and not isinstance(key, refusals.Refusal):
         guards.note_key_use(key, now)
-    return None
+    return key
 
 
 def _origin_allowed(request: McpRequest) -> bool:

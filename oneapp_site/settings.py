@@ -108,7 +108,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# One Redis shared by every worker and instance: the /mcp limits are counted there (mcp_endpoint/limiter.py)
+# and the cache defaults to it. Without it, each worker counts for itself, in memory.
+REDIS_URL: str = env.str("REDIS_URL", default="")
+CACHES = {"default": env.cache("CACHE_URL", default=REDIS_URL or "locmemcache://")}
+if not REDIS_URL and CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis CACHE_URL alone shares the limits too: on its first server, where the cache writes.
+    _location = CACHES["default"]["LOCATION"]
+    REDIS_URL = str(_location[0] if isinstance(_location, list) else _location)
+# How long one limit check may wait for Redis before the request is served uncounted (fail open).
+REDIS_TIMEOUT_SECONDS: float = env.float("REDIS_TIMEOUT_SECONDS", default=0.5)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -91,6 +91,7 @@ class TenantSettings:
     http_timeout_ms: int
     access_keys: tuple[StoredKey, ...] = ()
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    caller_rate_limit_per_minute: int | None = None  # None: only the tenant's limit
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
@@ -161,8 +162,17 @@ class ClientConfig(models.Model):
         "rate limit (requests per minute)",
         default=DEFAULT_RATE_LIMIT_PER_MINUTE,
         validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
-        help_text="Requests to /mcp this tenant may make per minute; more get 429 Too Many Requests. "
-        "With a shared CACHE_URL (Redis) the limit holds across all instances, otherwise per worker.",
+        help_text="Requests to /mcp this tenant may make per minute, all callers together; more get 429 "
+        "Too Many Requests. With REDIS_URL set the limit holds across all workers and instances, "
+        "otherwise in each worker.",
+    )
+    caller_rate_limit_per_minute = models.PositiveIntegerField(
+        "rate limit per caller (requests per minute)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Requests to /mcp one caller (one access key) may make per minute, so that one busy "
+        "client cannot use up the tenant's limit; more get 429. Empty: only the tenant's limit applies.",
     )
     max_concurrent_calls = models.PositiveIntegerField(
         "concurrent OneApp calls",
@@ -265,6 +275,7 @@ class ClientConfig(models.Model):
             http_timeout_ms=self.http_timeout_ms,
             access_keys=access_keys,
             rate_limit_per_minute=self.rate_limit_per_minute,
+            caller_rate_limit_per_minute=self.caller_rate_limit_per_minute,
             max_concurrent_calls=self.max_concurrent_calls,
             tools=self.exposed_tools(),
             max_response_bytes=self.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,

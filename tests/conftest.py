@@ -7,17 +7,19 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
 from django.core.cache import caches
 from django.db import connections
 
-from mcp_endpoint import guards
+from mcp_endpoint import guards, limiter
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
 from tests.fake_upstream import FakeOneApp
 from tests.helpers import ACME_KEY, CANARY_TOKEN, give_key
 from tests.live_server import UvicornThread
+from tests.redis_server import NO_TEST_REDIS, TEST_REDIS_URL
 
 
 @pytest.fixture
@@ -75,10 +77,11 @@ def live_server_url() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_process_state() -> Iterator[None]:
     # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
-    # test must not answer for a new tenant of the same id. Likewise rate counters (in the default
-    # cache) and the last-use times of key ids, which the next test's rows reuse.
+    # test must not answer for a new tenant of the same id. Likewise the cache, the limits' counts
+    # (in this process's memory) and the last-use times of key ids, which the next test's rows reuse.
     tenant_cache().clear()
     caches["default"].clear()
+    limiter.forget()
     guards._last_used_written.clear()
     yield
     tenant_cache().clear()
@@ -91,3 +94,13 @@ def oneapp_tenant(transactional_db: None, make_tenant: Callable[..., ClientConfi
     tenant = make_tenant("acme", core_base_url=fake_oneapp.url + "/core-api", client_base_url=fake_oneapp.url)
     give_key(tenant, ACME_KEY)
     return tenant
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis server (scripts/test starts one), emptied: every count starts afresh."""
+    if not TEST_REDIS_URL:
+        pytest.skip(NO_TEST_REDIS)
+    with redis.Redis.from_url(TEST_REDIS_URL) as server:
+        server.flushdb()
+    return TEST_REDIS_URL

@@ -1,16 +1,22 @@
 """What several test modules share, besides fixtures (those are in conftest.py): the test tenants'
-secrets, rows as the tests make them, JSON-RPC requests for /mcp, and the admin's URLs and messages."""
+secrets, rows as the tests make them, JSON-RPC requests for /mcp, the admin's URLs and messages, and
+a clock for the limits."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import limits.storage.memory
+import limits.strategies
+import pytest
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from mcp_endpoint import limiter
 from tenants.keys import hash_key
 from tenants.models import AccessKey, ClientConfig, TenantSettings
 
@@ -128,3 +134,28 @@ def tenant_settings(
         **fields,
     }
     return TenantSettings(**values)
+
+
+# The limits' clock
+
+
+class LimitsClock:
+    """Stands in for the `time` module where the limits read it (mcp_endpoint.limiter and the memory
+    storage of the `limits` library): time() is set by the test, the rest is real."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def freeze_limits_clock(monkeypatch: pytest.MonkeyPatch, now: float) -> LimitsClock:
+    """The limits counted in this process's memory, at `now` until the test moves the clock."""
+    clock = LimitsClock(now)
+    for module in (limiter, limits.storage.memory, limits.strategies):
+        monkeypatch.setattr(module, "time", clock)
+    return clock

@@ -13,7 +13,6 @@ import gzip
 import json
 import logging
 import re
-import time
 import traceback
 import uuid
 from collections.abc import Iterator, Sequence
@@ -33,14 +32,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from mcp_endpoint import guards
 from tenants.crypto import TokenDecryptionError, decrypt
 from tenants.keys import KEY_PATTERN, hash_key
 from tenants.legacy import ENV_VARS
 from tenants.models import AccessKey, ClientConfig
 from tests import mcp_client
 from tests.fake_upstream import FakeOneApp
-from tests.helpers import CORE, INITIALIZE, JSON_HEADERS, raw_token
+from tests.helpers import CORE, INITIALIZE, JSON_HEADERS, freeze_limits_clock, raw_token
 from tests.live_server import free_port
 from tests.mcp_client import MODES, connect
 
@@ -492,7 +490,7 @@ def test_refusals_and_error_pages_never_echo_a_key_or_the_token(
 ):
     tenant, key = served
     # One fixed rate-limit minute, so that the 429 below cannot meet the turn of a real one.
-    monkeypatch.setattr(guards, "time", SimpleNamespace(time=lambda: FIXED_MINUTE, monotonic=time.monotonic))
+    freeze_limits_clock(monkeypatch, FIXED_MINUTE)
     limited = make_tenant(unique_client_id(), authorization=TOKEN, rate_limit_per_minute=1)
     limited_key = canaries.add_key(AccessKey.issue(limited, "limited")[1], "the other tenant's key")
     revoked, revoked_key = AccessKey.issue(tenant, "revoked")

@@ -57,6 +57,7 @@ class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[Clien
             {
                 "fields": [
                     "rate_limit_per_minute",
+                    "caller_rate_limit_per_minute",
                     "max_concurrent_calls",
                     "max_response_bytes",
                     "response_budget_chars",

@@ -1,6 +1,6 @@
 """The endpoint's system checks (mcp_endpoint/checks.py): W001 while access keys are not required, E001 for
 each metrics network that is no network, E002/E003 for a trace export this build cannot make, E004 for
-a response budget out of range."""
+a response budget out of range, E005 for a REDIS_URL or REDIS_TIMEOUT_SECONDS that cannot work."""
 
 import pytest
 from django.core.checks import run_checks
@@ -83,3 +83,32 @@ def test_a_response_budget_out_of_range_is_mcp_endpoint_e004(settings, budget):
 def test_a_response_budget_in_range_passes(settings, budget):
     settings.MCP_RESPONSE_BUDGET_CHARS = budget
     assert errors("mcp_endpoint.E") == []
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("http://cache.internal:6379", "must specify one of the following schemes"),
+        ("redis://:s3cret-canary@cache.internal:port/0", "Port could not be cast"),
+    ],
+)
+def test_a_redis_url_that_is_not_one_is_named_by_mcp_endpoint_e005_without_its_password(settings, url, said):
+    settings.REDIS_URL = url
+    [(check_id, msg, hint)] = errors("mcp_endpoint.E")
+    assert check_id == "mcp_endpoint.E005"
+    assert msg.startswith("REDIS_URL is not a Redis URL") and said in msg
+    assert "s3cret-canary" not in msg + hint
+    assert "redis://" in hint
+
+
+@pytest.mark.parametrize(
+    "url", ["", "redis://127.0.0.1:6379/0", "rediss://:pw@cache.internal:6380/1", "unix:///run/redis.sock"]
+)
+def test_an_empty_or_redis_url_passes(settings, url):
+    settings.REDIS_URL = url
+    assert errors("mcp_endpoint.E") == []
+
+
+def test_a_redis_timeout_of_zero_is_an_error(settings):
+    settings.REDIS_TIMEOUT_SECONDS = 0
+    assert [check_id for check_id, _, _ in errors("mcp_endpoint.E")] == ["mcp_endpoint.E005"]

@@ -244,6 +244,9 @@ def test_form_error_rerender_drops_the_typed_token_and_changes_nothing(admin_cli
         ("http_timeout_ms", "0"),
         ("http_timeout_ms", "300001"),
         ("name", ""),
+        ("caller_rate_limit_per_minute", "0"),
+        ("caller_rate_limit_per_minute", "1000001"),
+        ("caller_rate_limit_per_minute", "many"),
     ],
 )
 def test_invalid_input_on_change_is_a_form_error_and_changes_nothing(admin_client, make_tenant, field, value):
@@ -253,6 +256,29 @@ def test_invalid_input_on_change_is_a_form_error_and_changes_nothing(admin_clien
     assert response.status_code == 200
     assert field in form_errors(response)
     assert ClientConfig.objects.values().get() == before
+
+
+@pytest.mark.django_db
+def test_the_per_caller_limit_is_set_and_emptied_in_the_limits_section_and_reaches_the_request_path(
+    admin_client, make_tenant
+):
+    tenant = make_tenant("acme")
+    page = admin_client.get(change_url(tenant)).text
+    limits = page[page.index('class="fieldset-heading">Limits</h2>') :]
+    assert 'name="caller_rate_limit_per_minute"' in limits.split("</fieldset>")[0]
+
+    assert (
+        admin_client.post(change_url(tenant), form_data(caller_rate_limit_per_minute="30")).status_code == 302
+    )
+    tenant.refresh_from_db()
+    assert tenant.caller_rate_limit_per_minute == 30
+    assert tenant.snapshot().caller_rate_limit_per_minute == 30
+
+    assert (
+        admin_client.post(change_url(tenant), form_data(caller_rate_limit_per_minute="")).status_code == 302
+    )
+    tenant.refresh_from_db()
+    assert tenant.snapshot().caller_rate_limit_per_minute is None  # the tenant's limit alone
 
 
 @pytest.mark.django_db
