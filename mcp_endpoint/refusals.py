@@ -1,5 +1,5 @@
 """Every refusal /mcp answers, with its JSON error body, in one place; and the X-Client-ID rules of the
-OneApp contract (docs/oneapp-contract.md).
+OneApp contract (docs/oneapp-contract.md), with those of a tenant's own URL, /mcp/<client_id>.
 """
 
 from __future__ import annotations
@@ -31,6 +31,12 @@ DUPLICATE_CLIENT_ID = Refusal(
 )
 INVALID_CLIENT_ID = Refusal(
     403, "INVALID_CLIENT_ID", "Client ID must contain only alphanumeric characters (a-z, 0-9)."
+)
+CLIENT_ID_MISMATCH = Refusal(
+    400,
+    "CLIENT_ID_MISMATCH",
+    "The X-Client-ID header names another client than the URL /mcp/<client_id> does. "
+    "Send the same client id, or leave the header out.",
 )
 METHOD_NOT_ALLOWED = Refusal(
     405,
@@ -83,8 +89,9 @@ def _too_many(code: str, message: str, retry_after: int) -> Refusal:
     return Refusal(429, code, message.format(retry_after), (("Retry-After", str(retry_after)),))
 
 
-def unknown_client(client_id: str) -> Refusal:
-    return Refusal(403, "UNKNOWN_CLIENT", f"Unknown client ID: {client_id}. Check X-Client-ID header value.")
+def unknown_client(client_id: str, in_url: bool = False) -> Refusal:
+    where = "the client id in the URL" if in_url else "X-Client-ID header value"
+    return Refusal(403, "UNKNOWN_CLIENT", f"Unknown client ID: {client_id}. Check {where}.")
 
 
 def route_client_id(header: str | None) -> str | Refusal:
@@ -98,3 +105,15 @@ def route_client_id(header: str | None) -> str | Refusal:
     if not is_client_id(value):
         return INVALID_CLIENT_ID
     return value
+
+
+def route_url_client_id(segment: str, header: str | None) -> str | Refusal:
+    """The client id of a tenant's URL, /mcp/<segment>; an X-Client-ID sent with it must name the same tenant.
+
+    The URL is not a header: it is taken exactly as written, lowercase, never trimmed or folded.
+    """
+    if not is_client_id(segment):
+        return INVALID_CLIENT_ID
+    if header is not None and header.strip() and normalise_client_id(header) != segment:
+        return CLIENT_ID_MISMATCH
+    return segment

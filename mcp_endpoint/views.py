@@ -1,4 +1,5 @@
-"""POST /mcp: route by X-Client-ID, check the tenant's key and rate, then let the SDK answer.
+"""POST /mcp (routed by X-Client-ID) and POST /mcp/<client_id>: check the tenant's credential and rate,
+then let the SDK answer.
 
 `answer` is the whole request path. The ASGI front door (mcp_endpoint.asgi) calls it in production;
 `mcp_view` is the same path reached through Django's URLconf.
@@ -46,7 +47,7 @@ def counted_gone() -> None:
 
 
 @csrf_exempt
-async def mcp_view(request: HttpRequest) -> HttpResponse:
+async def mcp_view(request: HttpRequest, client_id: str | None = None) -> HttpResponse:
     """/mcp through Django's URLconf: the same path as the front door's, after Django read the body."""
     if not isinstance(request, ASGIRequest):
         raise ImproperlyConfigured("/mcp is served under ASGI only: uvicorn oneapp_site.asgi:application")
@@ -66,7 +67,7 @@ async def _route(request: McpRequest) -> Answer:
         return refusals.BAD_REQUEST.answer()
     if request.method != "POST":
         return refusals.METHOD_NOT_ALLOWED.answer()
-    client_id = refusals.route_client_id(request.headers.get("x-client-id"))
+    client_id = _route_client_id(request)
     if isinstance(client_id, refusals.Refusal):
         return client_id.answer()
     if not _origin_allowed(request):
@@ -86,7 +87,7 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
             _quiet.log(logging.ERROR, "database", "cannot read tenants: the database failed (%r)", exc)
             return refusals.DATABASE_UNAVAILABLE.answer()
         if live is None:
-            return refusals.unknown_client(client_id).answer()
+            return refusals.unknown_client(client_id, in_url=request.url_client_id is not None).answer()
         # The key is checked against each lookup's settings (a retirement may be its revocation), but
         # the request is counted against the rate limit only once, however often it is looked up.
         refusal = await _check_key(request, live)
@@ -123,6 +124,14 @@ async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal 
     if key is not None:
         guards.note_key_use(key, now)
     return None
+
+
+def _route_client_id(request: McpRequest) -> str | refusals.Refusal:
+    header = request.headers.get("x-client-id")
+    segment = request.url_client_id
+    if segment is None:
+        return refusals.route_client_id(header)
+    return refusals.route_url_client_id(segment, header)
 
 
 def _origin_allowed(request: McpRequest) -> bool:
