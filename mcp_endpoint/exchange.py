@@ -64,6 +64,11 @@ class McpRequest:
         return str(client[0]) if client else "unknown"
 
     @property
+    def origin(self) -> str:
+        """The origin the request was sent to, as its scheme and Host say (check `host_allowed` first)."""
+        return f"{self.scope.get('scheme', 'http')}://{self.headers.get('host', '')}"
+
+    @property
     def content_type(self) -> str:
         return parse_header_parameters(self.headers.get("content-type", ""))[0]
 

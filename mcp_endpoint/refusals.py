@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from oauth2_provider.www_authenticate import build_bearer_challenge
+
 from mcp_endpoint.exchange import Answer
 from tenants.identifiers import is_client_id, normalise_client_id
 
@@ -117,3 +119,26 @@ def route_url_client_id(segment: str, header: str | None) -> str | Refusal:
     if header is not None and header.strip() and normalise_client_id(header) != segment:
         return CLIENT_ID_MISMATCH
     return segment
+
+
+def sign_in_required(resource_metadata: str, scope: str) -> Refusal:
+    """No credential at a tenant's URL: the RFC 9728 challenge that starts a client's OAuth sign-in."""
+    challenge = build_bearer_challenge(None, {"scope": scope}, resource_metadata_url=resource_metadata)
+    return Refusal(
+        401,
+        "AUTHENTICATION_REQUIRED",
+        "Sign in: this MCP URL takes an OAuth access token (WWW-Authenticate says where to get one), "
+        "or the client's access key as 'Authorization: Bearer <key>'.",
+        (("WWW-Authenticate", challenge),),
+    )
+
+
+def invalid_token(resource_metadata: str, scope: str) -> Refusal:
+    attributes = {"error": "invalid_token", "scope": scope}
+    challenge = build_bearer_challenge(None, attributes, resource_metadata_url=resource_metadata)
+    return Refusal(
+        401,
+        "INVALID_TOKEN",
+        "Invalid access token: it is expired, revoked, or was issued for another MCP URL. Sign in again.",
+        (("WWW-Authenticate", challenge),),
+    )

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from mcp_endpoint import budget, metrics
-from mcp_endpoint.live_tenant import current_tenant
+from mcp_endpoint.live_tenant import current_tenant, exposed_tools
 from tenants.oneapp.catalog import CATALOG, ToolSpec
 from tenants.oneapp.client import UpstreamError
 
@@ -139,14 +139,14 @@ class OneAppServer(MCPServer):
             handlers.pop(method, None)
 
     async def list_tools(self) -> list[MCPTool]:
-        allowed = current_tenant().settings.tools
+        allowed = exposed_tools()
         tools = await super().list_tools()
         return tools if allowed is None else [tool for tool in tools if tool.name in allowed]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        allowed = current_tenant().settings.tools
+        allowed = exposed_tools()
         if allowed is not None and name not in allowed:
             raise ToolError(f"Unknown tool: {name}")  # as the SDK words a tool it does not have
         try:

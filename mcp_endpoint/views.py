@@ -17,13 +17,14 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import guards, metrics, refusals, sdk
+from mcp_endpoint import bearer, guards, metrics, refusals, sdk
 from mcp_endpoint.cache import invalidate, tenant_cache
-from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
+from mcp_endpoint.exchange import Answer, McpRequest, bearer_credential, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
+from tenants.keys import KEY_MARK
 
 logger = logging.getLogger(__name__)
 CLIENT_GONE = "CLIENT_GONE"
@@ -75,8 +76,14 @@ async def _route(request: McpRequest) -> Answer:
     return await _serve(request, client_id)
 
 
+def _forget(client_id: str) -> None:
+    """A tenant changed (the change feed): drop its live tenant and the OAuth tokens checked for it."""
+    invalidate(client_id)
+    bearer.forget_tenant(client_id)
+
+
 async def _serve(request: McpRequest, client_id: str) -> Answer:
-    ensure_polling(invalidate)
+    ensure_polling(_forget)
     rate_counted = False
     for _ in range(3):  # a tenant retired between lookup and use is looked up again
         try:
@@ -88,26 +95,54 @@ async def _serve(request: McpRequest, client_id: str) -> Answer:
             return refusals.DATABASE_UNAVAILABLE.answer()
         if live is None:
             return refusals.unknown_client(client_id, in_url=request.url_client_id is not None).answer()
-        # The key is checked against each lookup's settings (a retirement may be its revocation), but
-        # the request is counted against the rate limit only once, however often it is looked up.
-        refusal = await _check_key(request, live)
-        if refusal is None and not rate_counted:
-            rate_counted = True
-            refusal = await guards.check_rate(live.settings)
-        if refusal is not None:
-            return refusal.answer()
+        # The credential is checked against each lookup's settings (a retirement may be its revocation),
+        # but the request is counted against the rate limit only once, however often it is looked up.
+        withheld = await _admit(request, live, count_rate=not rate_counted)
+        if isinstance(withheld, refusals.Refusal):
+            return withheld.answer()
+        rate_counted = True
         if request.content_type != "application/json":
             # The SDK's 2025 transport refuses any other media type, but its 2026 entry only checks a
             # prefix (so "application/jsonp" reached OneApp): one rule for both, before the SDK.
             return refusals.UNSUPPORTED_MEDIA_TYPE.answer()
         try:
-            async with live.serving():
+            async with live.serving(withheld):
                 status, headers, body = await sdk.exchange(request.scope, request.body)
         except Retired:
             continue
         decoded = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in headers)
         return Answer(status, decoded, body, f"MCP_{status}")
     return refusals.TENANT_UNAVAILABLE.answer()
+
+
+NOTHING_WITHHELD: frozenset[str] = frozenset()
+
+
+async def _admit(
+    request: McpRequest, live: LiveTenant, count_rate: bool
+) -> refusals.Refusal | frozenset[str]:
+    """The tools the request's credential may not use; or why it is refused (credential, then rate)."""
+    try:
+        withheld = await _authenticate(request, live)
+    except DatabaseFailure as exc:  # a token's first check reads it
+        _quiet.log(logging.ERROR, "database", "cannot check a token: the database failed (%r)", exc)
+        return refusals.DATABASE_UNAVAILABLE
+    if isinstance(withheld, refusals.Refusal) or not count_rate:
+        return withheld
+    return await guards.check_rate(live.settings) or withheld
+
+
+async def _authenticate(request: McpRequest, live: LiveTenant) -> refusals.Refusal | frozenset[str]:
+    """A refusal, or the tools the request's credential may not use.
+
+    /mcp takes access keys only. A tenant's URL takes its access keys as /mcp does (a client that
+    configured a key is never sent to OAuth), and otherwise an OAuth access token for that URL.
+    """
+    credential = bearer_credential(request.headers.get("authorization")) or ""
+    oauth = request.url_client_id is not None and not credential.startswith(KEY_MARK)
+    if oauth and settings.MCP_REQUIRE_ACCESS_KEY:
+        return await bearer.check(request, live)
+    return await _check_key(request, live) or NOTHING_WITHHELD
 
 
 async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal | None:
