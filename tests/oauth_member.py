@@ -3,9 +3,11 @@ and answers it, and hands the redirect back to an MCP client's OAuth provider (t
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -143,3 +145,27 @@ async def connect(
         Client(streamable_http_client(url, http_client=http)) as client,
     ):
         yield client
+
+
+def issue_token(user: Any, resource: str, scope: str = "read write", seconds: float = 3600) -> str:
+    """An access token as the toolkit issues one (stored by checksum only), without the browser dance."""
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, Application, set_token_value
+
+    application = Application.objects.create(
+        name="Test MCP client",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=REDIRECT,
+    )
+    raw = secrets.token_urlsafe(30)
+    token = AccessToken(
+        user=user,
+        application=application,
+        expires=timezone.now() + timedelta(seconds=seconds),
+        scope=scope,
+        resource=[resource],
+    )
+    set_token_value(token, raw)
+    token.save()
+    return raw
