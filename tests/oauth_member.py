@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import httpx2
 from mcp import Client
-from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.auth import OAuthClientProvider, OAuthFlowError, TokenStorage
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import (
     AuthorizationCodeResult,
@@ -90,7 +90,10 @@ class Member:
         self.authorize(authorization_url)
 
     async def callback_handler(self) -> AuthorizationCodeResult:
-        assert self.redirect is not None, [page.text for page in self.pages]
+        if self.redirect is None:  # as a person would close a refusal page: no code comes back
+            raise OAuthFlowError(
+                f"no redirect back to the client: the last page was {self.pages[-1].status_code}"
+            )
         query = {name: values[0] for name, values in parse_qs(urlsplit(self.redirect).query).items()}
         return AuthorizationCodeResult(code=query["code"], state=query.get("state"), iss=query.get("iss"))
 
