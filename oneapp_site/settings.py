@@ -146,6 +146,10 @@ LOGGING = {
     "loggers": {
         "tenants": {"level": LOG_LEVEL},
         "mcp_endpoint": {"level": LOG_LEVEL},
+        # Their DEBUG records carry authorization codes and redirect URLs with codes in them: never
+        # below INFO, whatever else is turned up.
+        "oauthlib": {"level": "INFO"},
+        "oauth2_provider": {"level": "INFO"},
     },
 }
 

@@ -24,7 +24,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-PASSWORD = "a-members-password-4417"  # a test user's
+PASSWORD = "a-members-password-4417-kq9z"  # a test user's
 REDIRECT = "http://127.0.0.1:33418/callback"  # a native client's loopback callback
 
 
