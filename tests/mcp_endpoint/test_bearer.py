@@ -5,6 +5,7 @@ that a warm token is checked without any database query."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from oauth2_provider.models import AccessToken
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig, Membership
 from tests.helpers import ACME_KEY, CALL_TOOL, CORE, INITIALIZE, JSON_HEADERS, give_key
+from tests.live_server import UvicornProcess
 from tests.oauth_member import PASSWORD, issue_token
 
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
@@ -221,3 +223,32 @@ def test_a_warm_token_is_checked_without_any_database_query(db, make_tenant, fak
 
     assert len(sql[0]) > 0  # the tenant, and the token with its membership
     assert sql[1] == []
+
+
+@pytest.fixture
+def two_workers(transactional_db, tmp_path):
+    server = UvicornProcess(tmp_path / "uvicorn.log", workers=2, MCP_CHANGE_POLL_SECONDS="1")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.parametrize("withdraw", [revoke, remove_membership, deactivate])
+def test_a_withdrawn_token_stops_on_every_worker_within_2_seconds(two_workers, ana, fake_oneapp, withdraw):
+    token = token_for(ana, two_workers)
+    # Each worker has its own OneApp pool: a second upstream connection means both have served the
+    # token (and so both hold it checked). Which worker takes a connection is the kernel's choice.
+    deadline = time.monotonic() + 20
+    while fake_oneapp.connections < 2:
+        assert time.monotonic() < deadline, "one worker answered every call for 20 s"
+        assert post(two_workers, token).status_code == 200
+
+    withdrawn_at = time.monotonic()
+    withdraw(ana)  # in this process, which is neither worker
+
+    last_served_after = 0.0
+    while time.monotonic() - withdrawn_at < 4:
+        if post(two_workers, token).status_code == 200:
+            last_served_after = time.monotonic() - withdrawn_at
+        time.sleep(0.02)
+    print(f"\nwithdrawn token last served {last_served_after * 1000:.0f} ms after the change")
+    assert last_served_after < 2.0
