@@ -19,12 +19,13 @@ from tests.oauth_member import PASSWORD, REDIRECT, Member
 SCRIPT = Path(__file__).parent / "node" / "oauth_client.mjs"
 NODE = os.environ.get("ONEAPP_NODE", "")
 
-pytestmark = pytest.mark.skipif(
-    not Path(NODE).is_file(), reason="ONEAPP_NODE is not set: run scripts/test, which installs Node 22"
-)
-
 
 def test_the_typescript_sdk_signs_in_and_calls_a_tool(live_server_url, oneapp_tenant, fake_oneapp):
+    if not Path(NODE).is_file():
+        # Never a skip: a run without the TypeScript client must not pass unnoticed.
+        pytest.fail(
+            "ONEAPP_NODE is not set: run scripts/test, which installs Node 22 and the SDK.", pytrace=False
+        )
     Membership.objects.create(user=User.objects.create_user("ana", password=PASSWORD), tenant=oneapp_tenant)
     fake_oneapp.reply(CORE + "/core/sucursales", body={"data": [{"id": 9}]})
     node = subprocess.Popen(
