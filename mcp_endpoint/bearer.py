@@ -81,10 +81,9 @@ tokens = TokenCache()
 async def check(request: McpRequest, live: LiveTenant) -> refusals.Refusal | frozenset[str]:
     """The tools withheld from a request bearing a valid token for this tenant; or the 401 to send."""
     origin = public_origin(request.origin)
-    challenge_at = metadata_url(origin, live.client_id)
     credential = bearer_credential(request.headers.get("authorization"))
     if not credential:
-        return refusals.sign_in_required(challenge_at, SCOPES)
+        return refusals.sign_in_required(metadata_url(origin, live.client_id), SCOPES)
     digest = hashlib.sha256(credential.encode()).hexdigest()
     token = tokens.get(digest)
     if token is None:
@@ -100,7 +99,7 @@ async def check(request: McpRequest, live: LiveTenant) -> refusals.Refusal | fro
         or token.resource != resource_url(origin, live.client_id)
     ):
         await guards.note_failed_key(request.client_address, live.settings)
-        return refusals.invalid_token(challenge_at, SCOPES)
+        return refusals.invalid_token(metadata_url(origin, live.client_id), SCOPES)
     return token.withheld
 
 

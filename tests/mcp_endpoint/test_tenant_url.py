@@ -85,7 +85,7 @@ def test_a_disabled_tenant_is_an_unknown_client_at_its_url(live_server_url, onea
     assert (response.status_code, response.content) == (403, unknown_in_url("acme"))
 
 
-def test_the_tenant_url_asks_for_the_tenants_key_as_mcp_does(live_server_url, oneapp_tenant):
+def test_the_tenant_url_without_a_credential_is_401(live_server_url, oneapp_tenant):
     response = httpx.post(live_server_url + "/mcp/acme", headers=JSON_HEADERS, content=json.dumps(INITIALIZE))
     assert response.status_code == 401
 
