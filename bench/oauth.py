@@ -130,8 +130,10 @@ def report(rounds: list[dict[str, dict[str, float]]]) -> None:
         print(
             f"oauth/key {unit}: median {statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
         )
-    errors = sum(r[name].get("errors", 0) for r in rounds for name in r)
-    print(f"errors: {errors}")
+    for name in ("key", "oauth"):
+        print(
+            f"{name} errors (timeouts, socket errors, non-2xx): {sum(r[name].get('errors', 0) for r in rounds)}"
+        )
 
 
 if __name__ == "__main__":

@@ -153,3 +153,17 @@ def test_plain_pkce_gets_no_code(client, application, acme):
     response = client.post(url, {**{k: v or "" for k, v in fields.items()}, "allow": "on"})
     assert "error=invalid_request" in response.headers["location"]
     assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("redirect", "allowed"),
+    [
+        ("http://127.0.0.1:50123/callback", True),  # a native client's ephemeral port
+        ("http://localhost:61000/callback", False),  # registered as 127.0.0.1: another host
+        ("http://127.0.0.1:50123/elsewhere", False),
+    ],
+)
+def test_a_loopback_redirect_may_use_any_port(client, application, acme, redirect, allowed):
+    signed_in(client, acme)
+    response = client.get(authorize_url(application, redirect_uri=redirect))
+    assert (response.status_code == 200 and "form" in response.context) is allowed
