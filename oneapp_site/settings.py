@@ -194,6 +194,8 @@ LOGIN_URL = "member-sign-in"  # members sign in here (staff use the admin's own 
 # Authorization codes are kept hashed (tenants.models.Grant); tokens by the toolkit's checksum only.
 OAUTH2_PROVIDER_GRANT_MODEL = "tenants.Grant"
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, as migrations refer to it
+# The toolkit's deploy warning that http redirects are allowed: they are, to loopback hosts only (above).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 OAUTH2_PROVIDER = {
     "SCOPES": {
         "read": "Read this tenant's OneApp data: branches, zones, checklists and visual campaigns.",
@@ -207,7 +209,8 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "PKCE_REQUIRED": True,
-    # http only for native clients' loopback callbacks (RFC 8252, any port), checked by the toolkit.
+    # http only for native clients' loopback callbacks (RFC 8252, any port): the toolkit takes any
+    # http host once http is allowed, so tenants.oauth.validator refuses the others.
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "ALLOW_LOCALHOST_LOOPBACK": True,
     "REQUEST_APPROVAL_PROMPT": "force",

@@ -167,3 +167,15 @@ def test_a_loopback_redirect_may_use_any_port(client, application, acme, redirec
     signed_in(client, acme)
     response = client.get(authorize_url(application, redirect_uri=redirect))
     assert (response.status_code == 200 and "form" in response.context) is allowed
+
+
+def test_a_plain_http_redirect_to_another_host_is_refused(client, db, acme):
+    web = Application.objects.create(
+        name="Somewhere",
+        client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris="http://client.example/callback https://client.example/callback",
+    )
+    signed_in(client, acme)
+    assert client.get(authorize_url(web, redirect_uri="http://client.example/callback")).status_code == 400
+    assert client.get(authorize_url(web, redirect_uri="https://client.example/callback")).status_code == 200
