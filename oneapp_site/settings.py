@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",
+    "corsheaders",
     "tenants",
     "mcp_endpoint",
 ]
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "oneapp_site.csp.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # only for CORS_URLS_REGEX: the OAuth endpoints
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -194,6 +196,13 @@ LOGIN_URL = "member-sign-in"  # members sign in here (staff use the admin's own 
 # Authorization codes are kept hashed (tenants.models.Grant); tokens by the toolkit's checksum only.
 OAUTH2_PROVIDER_GRANT_MODEL = "tenants.Grant"
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, as migrations refer to it
+# Browser-based MCP clients (MCP Inspector) discover, register and exchange codes from their own
+# origin. These endpoints take no cookies (no credentials are allowed), so any origin may call them;
+# the sign-in and consent pages are top-level navigations, which need no CORS.
+CORS_URLS_REGEX = (
+    r"^/(\.well-known/oauth-(authorization-server|protected-resource/.*)|oauth/(token|revoke|register)/.*)$"
+)
+CORS_ALLOW_ALL_ORIGINS = True
 # The toolkit's deploy warning that http redirects are allowed: they are, to loopback hosts only (above).
 SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 OAUTH2_PROVIDER = {

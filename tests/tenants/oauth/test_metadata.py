@@ -43,3 +43,22 @@ def test_the_authorization_server_metadata_offers_code_with_s256_dcr_and_cimd(cl
     assert document["client_id_metadata_document_supported"] is True
     assert document["authorization_response_iss_parameter_supported"] is True
     assert "none" in document["token_endpoint_auth_methods_supported"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/.well-known/oauth-authorization-server", "/oauth/token/", "/oauth/register/", "/oauth/revoke/"],
+)
+def test_browser_clients_may_call_the_oauth_endpoints_cross_origin_without_credentials(client, db, path):
+    preflight = client.options(
+        path, headers={"Origin": "http://localhost:6274", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers
+
+
+@pytest.mark.parametrize("path", ["/oauth/authorize/", "/oauth/sign-in/", "/admin/login/"])
+def test_the_pages_people_use_are_not_opened_to_other_origins(client, db, path):
+    response = client.get(path, headers={"Origin": "http://localhost:6274"})
+    assert "access-control-allow-origin" not in response.headers
