@@ -10,6 +10,7 @@ of the tenant (tenants/signals.py), and drops that tenant's tokens here as it dr
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -22,10 +23,14 @@ from oauth2_provider.models import get_access_token_model
 from mcp_endpoint import guards, refusals
 from mcp_endpoint.exchange import McpRequest, bearer_credential
 from mcp_endpoint.live_tenant import LiveTenant
+from mcp_endpoint.quiet_log import QuietLog
 from tenants.models import Membership
 from tenants.oauth.resources import client_id_in, metadata_url, public_origin, resource_url
 from tenants.oneapp.catalog import TOOL_NAMES, WRITING_TOOL
 from tenants.signals import tenant_changed
+
+logger = logging.getLogger(__name__)
+_quiet = QuietLog(logger, interval=60.0)  # one line per tenant and minute, however many tokens are tried
 
 SCOPES = "read write"
 READING_TOOLS = frozenset(TOOL_NAMES) - {WRITING_TOOL}
@@ -99,6 +104,9 @@ async def check(request: McpRequest, live: LiveTenant) -> refusals.Refusal | fro
         or token.resource != resource_url(origin, live.client_id)
     ):
         await guards.note_failed_key(request.client_address, live.settings)
+        _quiet.log(
+            logging.INFO, live.client_id, "refused an invalid OAuth token for tenant %s", live.client_id
+        )
         return refusals.invalid_token(metadata_url(origin, live.client_id), SCOPES)
     return token.withheld
 
