@@ -83,7 +83,7 @@ def _forget(client_id: str) -> None:
 
 
 async def _serve(request: McpRequest, client_id: str) -> Answer:
-    ensure_polling(_forget)
+    ensure_polling(_forget, bearer.forget_tenant)
     rate_counted = False
     for _ in range(3):  # a tenant retired between lookup and use is looked up again
         try:

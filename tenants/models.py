@@ -305,9 +305,16 @@ class AccessKey(models.Model):
 
 
 class TenantChange(models.Model):
-    """One committed change to a tenant or its keys; every worker polls these to drop stale servers."""
+    """One committed change to a tenant or its keys; every worker polls these to drop stale servers.
+
+    A change to who may hold OAuth tokens for the tenant (a token revoked, a membership, a user) is of
+    kind "tokens": it drops the tokens checked for the tenant, not the tenant's settings and pool.
+    """
+
+    TENANT, TOKENS = "tenant", "tokens"
 
     client_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, default=TENANT)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -4,6 +4,7 @@ that a warm token is checked without any database query."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -146,6 +147,18 @@ def test_a_warm_token_stops_at_once_when_withdrawn(live_server_url, ana, fake_on
     withdraw(ana)
 
     assert_refused_token(post(live_server_url, token), live_server_url, fake_oneapp)
+
+
+def test_revoking_a_token_keeps_the_tenants_settings_and_pool(live_server_url, ana, fake_oneapp):
+    token, other = token_for(ana, live_server_url), token_for(ana, live_server_url)
+    assert post(live_server_url, token).status_code == 200
+    live = tenant_cache()._entries["acme"].live
+
+    AccessToken.objects.get(token_checksum=hashlib.sha256(other.encode()).hexdigest()).revoke()
+
+    assert post(live_server_url, token).status_code == 200
+    assert tenant_cache()._entries["acme"].live is live
+    assert fake_oneapp.connections == 1  # the same keep-alive connection to OneApp
 
 
 def test_a_disabled_tenant_refuses_its_tokens(live_server_url, ana, fake_oneapp):
