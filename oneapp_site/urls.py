@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from oauth2_provider import views as oauth
 
@@ -41,4 +42,5 @@ urlpatterns = [
         name="oauth-resource-metadata",
     ),
     path("oauth/sign-in/", MemberSignInView.as_view(), name="member-sign-in"),
+    path("oauth/sign-out/", LogoutView.as_view(), name="member-sign-out"),
 ]

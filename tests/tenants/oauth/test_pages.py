@@ -179,3 +179,15 @@ def test_a_plain_http_redirect_to_another_host_is_refused(client, db, acme):
     signed_in(client, acme)
     assert client.get(authorize_url(web, redirect_uri="http://client.example/callback")).status_code == 400
     assert client.get(authorize_url(web, redirect_uri="https://client.example/callback")).status_code == 200
+
+
+def test_a_non_member_can_sign_out_and_return_to_the_same_request(client, application, acme):
+    signed_in(client, acme, member=False)
+    url = authorize_url(application)
+    refused = client.get(url)
+    assert b"Sign in with another account" in refused.content
+
+    signed_out = client.post("/oauth/sign-out/", {"next": url})
+
+    assert signed_out.headers["location"] == url
+    assert client.get(url).headers["location"].startswith("/oauth/sign-in/?next=")
