@@ -23,7 +23,6 @@ class MemberSignInView(LoginView):
 
     template_name = "oauth/sign_in.html"
     form_class = Throttled
-    redirect_authenticated_user = False
 
 
 class MemberAuthorizationView(AuthorizationView):
@@ -67,9 +66,11 @@ class MemberAuthorizationView(AuthorizationView):
 
 def _let_form_reach(response: HttpResponseBase, redirect_uri: str) -> None:
     """Allow the consent form's answer to redirect to the client: CSP's form-action covers redirects."""
+    directives = [part.strip() for part in settings.CONTENT_SECURITY_POLICY.split(";") if part.strip()]
+    if not directives:  # no policy is sent at all
+        return
     target = urlsplit(redirect_uri)
     origin = f"{target.scheme}://{target.netloc}" if target.netloc else f"{target.scheme}:"
-    directives = [part.strip() for part in settings.CONTENT_SECURITY_POLICY.split(";") if part.strip()]
     response["Content-Security-Policy"] = "; ".join(
         f"{directive} {origin}" if directive.split()[0] == "form-action" else directive
         for directive in directives

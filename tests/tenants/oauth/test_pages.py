@@ -191,3 +191,9 @@ def test_a_non_member_can_sign_out_and_return_to_the_same_request(client, applic
 
     assert signed_out.headers["location"] == url
     assert client.get(url).headers["location"].startswith("/oauth/sign-in/?next=")
+
+
+def test_without_a_policy_the_consent_page_sends_none(client, application, acme, settings):
+    settings.CONTENT_SECURITY_POLICY = ""
+    signed_in(client, acme)
+    assert "content-security-policy" not in client.get(authorize_url(application)).headers
