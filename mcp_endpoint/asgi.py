@@ -2,7 +2,7 @@
 
 /mcp is a JSON API for machines: it needs none of the session, CSRF, auth or message middleware
 that the admin needs, and Django's full handler costs about as much as the MCP SDK itself. So
-requests for exactly `/mcp` are read here (refusing oversized bodies before they are read), turned
+requests for `/mcp` and for a tenant's `/mcp/<client_id>` are read here (refusing oversized bodies before they are read), turned
 into an `McpRequest` once, answered by the same `views.answer` that urls.py reaches, and the
 `Answer` is sent back as it is. /healthz and /readyz are answered here too, so that a load
 balancer's Host (an instance address) is no reason to fail them.
@@ -19,7 +19,7 @@ from django.db import connection
 
 from mcp_endpoint import refusals, sdk, tracing
 from mcp_endpoint.cache import tenant_cache
-from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
+from mcp_endpoint.exchange import Answer, McpRequest, body_too_large, is_mcp_path
 from mcp_endpoint.health import liveness, readiness
 from mcp_endpoint.propagation import stop_polling
 from mcp_endpoint.views import answer, counted, counted_gone
@@ -31,9 +31,8 @@ ASGIApp = Any
 
 
 class McpFrontDoor:
-    def __init__(self, django_app: ASGIApp, path: str = "/mcp") -> None:
+    def __init__(self, django_app: ASGIApp) -> None:
         self.django_app = django_app
-        self.path = path
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -42,7 +41,7 @@ class McpFrontDoor:
         if scope["type"] == "http" and scope["path"] in _PROBES:
             await send_answer(await _PROBES[scope["path"]](), send)
             return
-        if scope["type"] != "http" or scope["path"] != self.path:
+        if scope["type"] != "http" or not is_mcp_path(scope["path"]):
             await self.django_app(scope, receive, send)
             return
         body = await read_body(scope, receive)

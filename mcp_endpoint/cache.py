@@ -285,6 +285,8 @@ def invalidate(client_id: str) -> None:
 
 
 @receiver(tenant_changed, dispatch_uid="mcp_endpoint.drop_changed_tenant")
-def _drop_changed_tenant(*, client_id: str, **kwargs: Any) -> None:
+def _drop_changed_tenant(*, client_id: str, tokens_only: bool = False, **kwargs: Any) -> None:
     # Sent after the commit, so the rebuild reads the new row, never an uncommitted or rolled-back one.
-    invalidate(client_id)
+    # A change of who may hold OAuth tokens leaves the tenant's settings and pool alone (bearer.py).
+    if not tokens_only:
+        invalidate(client_id)

@@ -15,6 +15,20 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.http import parse_header_parameters
 
 Scope = dict[str, Any]
+MCP_PATH = "/mcp"  # X-Client-ID names the tenant; at MCP_PATH/<client_id> the URL does
+
+
+def url_client_id(path: str) -> str | None:
+    """The segment after `/mcp/` when the path is a tenant's URL (one non-empty segment), else None."""
+    if not path.startswith(MCP_PATH + "/"):
+        return None
+    segment = path[len(MCP_PATH) + 1 :]
+    return segment if segment and "/" not in segment else None
+
+
+def is_mcp_path(path: str) -> bool:
+    """Whether the path is one /mcp answers: `/mcp` itself, or a tenant's `/mcp/<client_id>`."""
+    return path == MCP_PATH or url_client_id(path) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +49,11 @@ class McpRequest:
         return cls(scope, body, headers)
 
     @property
+    def url_client_id(self) -> str | None:
+        """The client id segment of `/mcp/<client_id>` as sent (not yet checked); None at `/mcp`."""
+        return url_client_id(str(self.scope.get("path", "")))
+
+    @property
     def method(self) -> str:
         return str(self.scope.get("method", "")).upper()
 
@@ -43,6 +62,11 @@ class McpRequest:
         """The peer's address (the client's, behind a proxy whose headers uvicorn is told to trust)."""
         client = self.scope.get("client")
         return str(client[0]) if client else "unknown"
+
+    @property
+    def origin(self) -> str:
+        """The origin the request was sent to, as its scheme and Host say (check `host_allowed` first)."""
+        return f"{self.scope.get('scheme', 'http')}://{self.headers.get('host', '')}"
 
     @property
     def content_type(self) -> str:

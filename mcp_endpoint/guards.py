@@ -83,7 +83,7 @@ def _written(task: asyncio.Task[int]) -> None:
 
 
 def caller_of(key: StoredKey | None) -> str | None:
-    """Who makes a request, for the per-caller limit: its access key (a signed-in user may come next)."""
+    """Who makes a request with an access key, for the per-caller limit (an OAuth token names its user)."""
     return None if key is None else f"key:{shown_prefix(key.prefix)}"
 
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextvars import ContextVar
 
 from tenants.models import TenantSettings
+from tenants.oneapp.catalog import TOOL_NAMES
 from tenants.oneapp.client import OneAppClient
 
 logger = logging.getLogger(__name__)
@@ -24,11 +25,22 @@ logger = logging.getLogger(__name__)
 _closing: set[asyncio.Task[None]] = set()
 
 _current: ContextVar[LiveTenant] = ContextVar("oneapp_mcp_tenant")
+# Tools the request's credential may not use (an OAuth token's scopes), on top of the tenant's own list.
+_withheld: ContextVar[frozenset[str]] = ContextVar("oneapp_mcp_withheld", default=frozenset())
 
 
 def current_tenant() -> LiveTenant:
     """The tenant of the /mcp request being answered (set by `LiveTenant.serving`)."""
     return _current.get()
+
+
+def exposed_tools() -> frozenset[str] | None:
+    """The tools this request sees and may call; None when every tool is exposed."""
+    allowed = _current.get().settings.tools
+    withheld = _withheld.get()
+    if not withheld:
+        return allowed
+    return (allowed if allowed is not None else frozenset(TOOL_NAMES)) - withheld
 
 
 class Retired(Exception):
@@ -49,15 +61,18 @@ class LiveTenant:
         self.loop = asyncio.get_running_loop()
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[None]:
-        """Make this the tenant of the current request, and keep its pool open until the request ends."""
+    async def serving(self, withheld: frozenset[str] = frozenset()) -> AsyncIterator[None]:
+        """Make this the tenant of the current request (without the `withheld` tools), and keep its pool
+        open until the request ends."""
         if self._closed:
             raise Retired(self.client_id)
         self._in_flight += 1
         token = _current.set(self)
+        withholding = _withheld.set(withheld)
         try:
             yield
         finally:
+            _withheld.reset(withholding)
             _current.reset(token)
             self._in_flight -= 1
             if self._retired and self._in_flight == 0:

@@ -39,9 +39,11 @@ class ChangeFeed:
         self._clock = clock
         self.last_id: int | None = None
         self.gaps: dict[int, float] = {}  # id skipped over -> when it was first missed
+        self.tokens_changed: set[str] = set()  # the last poll's client ids with only OAuth token changes
 
     def poll(self) -> set[str]:
-        """The client ids changed since the last poll (one query; two the first time)."""
+        """The client ids changed since the last poll (one query; two the first time). Those whose only
+        changes were of kind "tokens" are left in `tokens_changed` instead."""
         if self.last_id is None:
             # Start a grace period back rather than at the newest row: a server this process built
             # just before its first poll must not miss a change committed in between.
@@ -52,17 +54,19 @@ class ChangeFeed:
         rows = list(
             TenantChange.objects.filter(Q(id__gt=self.last_id) | Q(id__in=list(self.gaps)))
             .order_by("id")
-            .values_list("id", "client_id")
+            .values_list("id", "client_id", "kind")
         )
         now = self._clock()
-        for row_id, _ in rows:
+        for row_id, _, _ in rows:
             self.gaps.pop(row_id, None)
             if row_id > self.last_id:
                 skipped_from = max(self.last_id + 1, row_id - MAX_GAP)
                 self.gaps.update(dict.fromkeys(range(skipped_from, row_id), now))
                 self.last_id = row_id
         self.gaps = {gap: since for gap, since in self.gaps.items() if now - since < GAP_GRACE_SECONDS}
-        return {client_id for _, client_id in rows}
+        changed = {client_id for _, client_id, kind in rows if kind != TenantChange.TOKENS}
+        self.tokens_changed = {client_id for _, client_id, _ in rows} - changed
+        return changed
 
 
 def prune_old_changes() -> int:
@@ -73,8 +77,11 @@ def prune_old_changes() -> int:
 class ChangePoller:
     """The daemon thread that applies the feed to this process's server cache."""
 
-    def __init__(self, apply: Callable[[str], None], interval: float) -> None:
+    def __init__(
+        self, apply: Callable[[str], None], interval: float, apply_tokens: Callable[[str], None] | None = None
+    ) -> None:
         self.apply = apply
+        self.apply_tokens = apply_tokens  # for a tenant whose only changes were its OAuth tokens
         self.interval = interval
         self.feed = ChangeFeed()
         self._stop = threading.Event()
@@ -94,6 +101,8 @@ class ChangePoller:
                 connections.drop_if_broken()
                 for client_id in self.feed.poll():
                     self.apply(client_id)
+                for client_id in self.feed.tokens_changed:
+                    (self.apply_tokens or self.apply)(client_id)
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                     prune_old_changes()
@@ -108,14 +117,14 @@ _poller: ChangePoller | None = None
 _poller_lock = threading.Lock()
 
 
-def ensure_polling(apply: Callable[[str], None]) -> None:
+def ensure_polling(apply: Callable[[str], None], apply_tokens: Callable[[str], None] | None = None) -> None:
     """Start this process's poller once (cheap to call on every request)."""
     global _poller
     if _poller is not None or settings.MCP_CHANGE_POLL_SECONDS <= 0:
         return
     with _poller_lock:
         if _poller is None:
-            _poller = ChangePoller(apply, settings.MCP_CHANGE_POLL_SECONDS)
+            _poller = ChangePoller(apply, settings.MCP_CHANGE_POLL_SECONDS, apply_tokens)
             _poller.start()
 
 

@@ -1,11 +1,13 @@
 """Every refusal /mcp answers, with its JSON error body, in one place; and the X-Client-ID rules of the
-OneApp contract (docs/oneapp-contract.md).
+OneApp contract (docs/oneapp-contract.md), with those of a tenant's own URL, /mcp/<client_id>.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+from oauth2_provider.www_authenticate import build_bearer_challenge
 
 from mcp_endpoint.exchange import Answer
 from tenants.identifiers import is_client_id, normalise_client_id
@@ -31,6 +33,12 @@ DUPLICATE_CLIENT_ID = Refusal(
 )
 INVALID_CLIENT_ID = Refusal(
     403, "INVALID_CLIENT_ID", "Client ID must contain only alphanumeric characters (a-z, 0-9)."
+)
+CLIENT_ID_MISMATCH = Refusal(
+    400,
+    "CLIENT_ID_MISMATCH",
+    "The X-Client-ID header names another client than the URL /mcp/<client_id> does. "
+    "Send the same client id, or leave the header out.",
 )
 METHOD_NOT_ALLOWED = Refusal(
     405,
@@ -91,8 +99,9 @@ def _too_many(code: str, message: str, retry_after: int) -> Refusal:
     return Refusal(429, code, message.format(retry_after), (("Retry-After", str(retry_after)),))
 
 
-def unknown_client(client_id: str) -> Refusal:
-    return Refusal(403, "UNKNOWN_CLIENT", f"Unknown client ID: {client_id}. Check X-Client-ID header value.")
+def unknown_client(client_id: str, in_url: bool = False) -> Refusal:
+    where = "the client id in the URL" if in_url else "X-Client-ID header value"
+    return Refusal(403, "UNKNOWN_CLIENT", f"Unknown client ID: {client_id}. Check {where}.")
 
 
 def route_client_id(header: str | None) -> str | Refusal:
@@ -106,3 +115,38 @@ def route_client_id(header: str | None) -> str | Refusal:
     if not is_client_id(value):
         return INVALID_CLIENT_ID
     return value
+
+
+def route_url_client_id(segment: str, header: str | None) -> str | Refusal:
+    """The client id of a tenant's URL, /mcp/<segment>; an X-Client-ID sent with it must name the same tenant.
+
+    The URL is not a header: it is taken exactly as written, lowercase, never trimmed or folded.
+    """
+    if not is_client_id(segment):
+        return INVALID_CLIENT_ID
+    if header is not None and header.strip() and normalise_client_id(header) != segment:
+        return CLIENT_ID_MISMATCH
+    return segment
+
+
+def sign_in_required(resource_metadata: str, scope: str) -> Refusal:
+    """No credential at a tenant's URL: the RFC 9728 challenge that starts a client's OAuth sign-in."""
+    challenge = build_bearer_challenge(None, {"scope": scope}, resource_metadata_url=resource_metadata)
+    return Refusal(
+        401,
+        "AUTHENTICATION_REQUIRED",
+        "Sign in: this MCP URL takes an OAuth access token (WWW-Authenticate says where to get one), "
+        "or the client's access key as 'Authorization: Bearer <key>'.",
+        (("WWW-Authenticate", challenge),),
+    )
+
+
+def invalid_token(resource_metadata: str, scope: str) -> Refusal:
+    attributes = {"error": "invalid_token", "scope": scope}
+    challenge = build_bearer_challenge(None, attributes, resource_metadata_url=resource_metadata)
+    return Refusal(
+        401,
+        "INVALID_TOKEN",
+        "Invalid access token: it is expired, revoked, or was issued for another MCP URL. Sign in again.",
+        (("WWW-Authenticate", challenge),),
+    )

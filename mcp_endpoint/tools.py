@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
 from mcp_endpoint import budget, metrics
-from mcp_endpoint.live_tenant import current_tenant
+from mcp_endpoint.live_tenant import current_tenant, exposed_tools
 from tenants.oneapp.catalog import CATALOG, ToolSpec
 from tenants.oneapp.client import UpstreamError
 
@@ -147,7 +147,7 @@ class OneAppServer(MCPServer):
         self._listings: dict[frozenset[str] | None, dict[str, Any]] = {}
 
     async def list_tools(self) -> list[MCPTool]:
-        allowed = current_tenant().settings.tools
+        allowed = exposed_tools()
         tools = await super().list_tools()
         return tools if allowed is None else [tool for tool in tools if tool.name in allowed]
 
@@ -157,7 +157,7 @@ class OneAppServer(MCPServer):
         # The same answer for every tenant with the same allow-list: the SDK's ListToolsResult, built
         # and dumped once per allow-list. Building, validating and dumping the 18 tools' models on
         # every request was most of a tools/list's CPU.
-        allowed = current_tenant().settings.tools
+        allowed = exposed_tools()
         listing = self._listings.get(allowed)
         if listing is None:
             result = ListToolsResult(tools=await self.list_tools())
@@ -170,7 +170,7 @@ class OneAppServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        allowed = current_tenant().settings.tools
+        allowed = exposed_tools()
         if self._tool_manager.get_tool(name) is None or (allowed is not None and name not in allowed):
             # A protocol error, as the spec has it since 2025-06-18 (Tools, "Error Handling": unknown
             # tools are -32602); SDK 2.3.0 answers a result with isError instead. A tool the tenant

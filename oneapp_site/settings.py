@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "oauth2_provider",
+    "corsheaders",
     "tenants",
     "mcp_endpoint",
 ]
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "oneapp_site.csp.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # only for CORS_URLS_REGEX: the OAuth endpoints
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +157,10 @@ LOGGING = {
     "loggers": {
         "tenants": {"level": LOG_LEVEL},
         "mcp_endpoint": {"level": LOG_LEVEL},
+        # Their DEBUG records carry authorization codes and redirect URLs with codes in them: never
+        # below INFO, whatever else is turned up.
+        "oauthlib": {"level": "INFO"},
+        "oauth2_provider": {"level": "INFO"},
     },
 }
 
@@ -207,3 +214,59 @@ TRACING_ENABLED: bool = (
     and not env.bool("OTEL_SDK_DISABLED", default=False)
     and env.str("OTEL_TRACES_EXPORTER", default="otlp").strip().lower() != "none"
 )
+
+# OAuth 2.1 for MCP clients that connect with a tenant's URL alone (tenants/oauth/, django-oauth-toolkit).
+# The origin clients reach this service at, such as https://mcp.example.com: it names the protected
+# resources (<origin>/mcp/<client_id>) and the authorization server. Behind a TLS proxy the address
+# uvicorn sees is not it; empty takes it from each request's Host (development; check oneapp_site.W002).
+PUBLIC_BASE_URL: str = env.str("PUBLIC_BASE_URL", default="").rstrip("/")
+OAUTH_ACCESS_TOKEN_SECONDS: int = env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+OAUTH_REFRESH_TOKEN_SECONDS: int = env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=30 * 24 * 3600)
+LOGIN_URL = "member-sign-in"  # members sign in here (staff use the admin's own page)
+# Authorization codes are kept hashed (tenants.models.Grant); tokens by the toolkit's checksum only.
+OAUTH2_PROVIDER_GRANT_MODEL = "tenants.Grant"
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"  # named, as migrations refer to it
+# Browser-based MCP clients (MCP Inspector) discover, register and exchange codes from their own
+# origin. These endpoints take no cookies (no credentials are allowed), so any origin may call them;
+# the sign-in and consent pages are top-level navigations, which need no CORS.
+CORS_URLS_REGEX = (
+    r"^/(\.well-known/oauth-(authorization-server|protected-resource/.*)|oauth/(token|revoke|register)/.*)$"
+)
+CORS_ALLOW_ALL_ORIGINS = True
+# The toolkit's deploy warning that http redirects are allowed: they are, to loopback hosts only (above).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "read": "Read this tenant's OneApp data: branches, zones, checklists and visual campaigns.",
+        "write": "Send photos to Visapp MoAI to be judged (the one tool that writes to OneApp).",
+    },
+    "DEFAULT_SCOPES": ["read"],
+    "OAUTH2_VALIDATOR_CLASS": "tenants.oauth.validator.MemberValidator",
+    "OIDC_ISS_ENDPOINT": PUBLIC_BASE_URL,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OAUTH_REFRESH_TOKEN_SECONDS,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": True,
+    # http only for native clients' loopback callbacks (RFC 8252, any port): the toolkit takes any
+    # http host once http is allowed, so tenants.oauth.validator refuses the others.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "ALLOW_LOCALHOST_LOOPBACK": True,
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["none", "client_secret_post", "client_secret_basic"],
+    # RFC 9700: S256 only, no implicit or password grant, tokens hashed at rest, `iss` in the response.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    # Any spec-following MCP client registers itself: by its metadata URL (CIMD) or by RFC 7591.
+    "DCR_ENABLED": True,
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "CIMD_ENABLED": True,
+}

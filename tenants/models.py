@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,10 +10,12 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.utils import timezone
+from oauth2_provider.models import AbstractGrant
 
 from tenants.crypto import EncryptedTextField
 from tenants.identifiers import CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN, normalise_client_id
@@ -340,9 +343,16 @@ class AccessKey(models.Model):
 
 
 class TenantChange(models.Model):
-    """One committed change to a tenant or its keys; every worker polls these to drop stale servers."""
+    """One committed change to a tenant or its keys; every worker polls these to drop stale servers.
+
+    A change to who may hold OAuth tokens for the tenant (a token revoked, a membership, a user) is of
+    kind "tokens": it drops the tokens checked for the tenant, not the tenant's settings and pool.
+    """
+
+    TENANT, TOKENS = "tenant", "tokens"
 
     client_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=8, default=TENANT)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -350,3 +360,46 @@ class TenantChange(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.client_id}"
+
+
+class Membership(models.Model):
+    """A person who may sign in for a tenant and let an MCP client act for them there (OAuth)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(ClientConfig, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant__client_id", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="tenants_one_membership")]
+        verbose_name = "member"
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.tenant.client_id}"
+
+
+CODE_HASH_MARK = "sha256$"
+
+
+def hash_code(code: str) -> str:
+    return CODE_HASH_MARK + hashlib.sha256(code.encode()).hexdigest()
+
+
+class HashedCodeField(models.CharField[str, str]):
+    """An authorization code kept as its SHA-256: hashed on save and in every lookup, so the toolkit's
+    own queries (`Grant.objects.get(code=code)`) find it and the database never holds the code."""
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if isinstance(value, str) and value and not value.startswith(CODE_HASH_MARK):
+            return hash_code(value)
+        return value
+
+
+class Grant(AbstractGrant):
+    """The toolkit's authorization code (OAUTH2_PROVIDER_GRANT_MODEL), with the code hashed at rest."""
+
+    code = HashedCodeField(max_length=255, unique=True, verbose_name="code")
+
+    class Meta(AbstractGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_GRANT_MODEL"

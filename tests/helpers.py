@@ -101,6 +101,9 @@ def tenant_form(**overrides: Any) -> dict[str, Any]:
         "rate_limit_per_minute": "600",
         "max_concurrent_calls": "50",
         "new_token": "",
+        # The members inline's management form (tenants/admin/members.py), with no rows.
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data

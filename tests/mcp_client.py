@@ -21,10 +21,14 @@ async def connect(
     mode: str = "auto",
     headers: dict[str, str] | None = None,
     key: str = ACME_KEY,
+    in_url: bool = False,
 ) -> AsyncIterator[Client]:
-    """An MCP client session to our /mcp, as a configured client would open it."""
-    sent = {"X-Client-ID": client_id, "Authorization": f"Bearer {key}", **(headers or {})}
+    """An MCP client session to our /mcp, as a configured client would open it; with `in_url`, to the
+    tenant's own URL /mcp/<client_id>, without X-Client-ID."""
+    tenant = {} if in_url else {"X-Client-ID": client_id}
+    sent = {**tenant, "Authorization": f"Bearer {key}", **(headers or {})}
+    url = f"{base_url}/mcp/{client_id}" if in_url else base_url + "/mcp"
     async with httpx2.AsyncClient(headers=sent) as http:
-        transport = streamable_http_client(base_url + "/mcp", http_client=http)
+        transport = streamable_http_client(url, http_client=http)
         async with Client(transport, mode=mode) as client:
             yield client

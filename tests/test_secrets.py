@@ -238,6 +238,8 @@ def tenant_form(
         "access_keys-INITIAL_FORMS": str(existing),
         "access_keys-MIN_NUM_FORMS": "0",
         "access_keys-MAX_NUM_FORMS": "1000",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
         **fields,
     }
     for index, row in enumerate(keys):

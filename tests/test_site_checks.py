@@ -17,3 +17,19 @@ def test_a_missing_secret_key_is_oneapp_site_e001_with_how_to_make_one(settings)
 def test_a_secret_key_passes(settings):
     settings.SECRET_KEY = "something-long-and-random"
     assert errors("oneapp_site.") == []
+
+
+def test_a_public_base_url_with_a_path_is_oneapp_site_e002(settings):
+    settings.PUBLIC_BASE_URL = "https://mcp.example.com/mcp"
+    [(check_id, msg, _)] = errors("oneapp_site.")
+    assert check_id == "oneapp_site.E002" and "'https://mcp.example.com/mcp'" in msg
+
+
+def test_an_origin_is_a_good_public_base_url(settings):
+    settings.PUBLIC_BASE_URL = "https://mcp.example.com:8443"
+    assert errors("oneapp_site.") == []
+
+
+def test_a_deployment_without_a_public_base_url_is_warned(settings):
+    settings.PUBLIC_BASE_URL = ""
+    assert "oneapp_site.W002" in [m.id for m in run_checks(include_deployment_checks=True)]

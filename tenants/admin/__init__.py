@@ -2,13 +2,15 @@
 
 forms.py holds the forms, keys.py the access key admin and inline, operations.py the actions on
 running tenants (and their buttons), tenants.py the tenant admin that brings them together.
-sign_in.py limits failed sign-ins to the admin site.
+sign_in.py limits failed sign-ins to the admin site (and to members' sign-in), members.py
+manages who may sign in for a tenant through OAuth.
 """
 
 from django.contrib import admin
 
 from tenants.admin.forms import TOKEN_FIELD, AccessKeyForm, ClientConfigForm
 from tenants.admin.keys import KEY_CREATED_TEMPLATE, KEYS_PREFIX, AccessKeyAdmin, IssuedKey
+from tenants.admin.members import MembershipAdmin, MembershipInline
 from tenants.admin.sign_in import ThrottledAdminAuthenticationForm
 from tenants.admin.tenants import ClientConfigAdmin
 
@@ -23,4 +25,6 @@ __all__ = [
     "ClientConfigAdmin",
     "ClientConfigForm",
     "IssuedKey",
+    "MembershipAdmin",
+    "MembershipInline",
 ]

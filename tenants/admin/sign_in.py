@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -100,12 +101,13 @@ class SignInThrottle:
                 )
 
 
-class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
-    error_messages = {
-        **AdminAuthenticationForm.error_messages,
-        "throttled": "Too many failed sign-ins for this user name or from this address. "
-        "Try again in %(wait)s.",
-    }
+THROTTLED = "Too many failed sign-ins for this user name or from this address. Try again in %(wait)s."
+
+
+class Throttled(AuthenticationForm):
+    """A sign-in form whose failures count against the limits above (the admin's, and members' for OAuth)."""
+
+    error_messages = {**AuthenticationForm.error_messages, "throttled": THROTTLED}
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
@@ -126,3 +128,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         except ValidationError:  # the wrong password, or an account that may not use admin
             throttle.record_failure()
             raise
+
+
+class ThrottledAdminAuthenticationForm(Throttled, AdminAuthenticationForm):
+    error_messages = {**AdminAuthenticationForm.error_messages, "throttled": THROTTLED}

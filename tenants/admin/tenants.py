@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from tenants.admin.forms import TOKEN_FIELD, ClientConfigForm
 from tenants.admin.keys import AccessKeyInline, ShowIssuedKeys
+from tenants.admin.members import MembershipInline
 from tenants.admin.operations import TenantOperations
 from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig
@@ -43,7 +44,7 @@ class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[Clien
     search_fields = ["client_id", "name"]
     ordering = ["client_id"]
     actions = ["enable_tenants", "disable_tenants", "test_connection", "drop_cached_server"]
-    inlines = [AccessKeyInline]
+    inlines = [AccessKeyInline, MembershipInline]
     fieldsets = [
         (None, {"fields": ["client_id", "name", "description", "enabled"]}),
         (

@@ -1,31 +1,38 @@
 """mcp-remote (the stdio bridge Claude Desktop uses) with a wrong or expired key, against the live server.
 
-mcp-remote 0.15.1 passes every 401 to its OAuth flow without reading the body: discovery finds no
-metadata, dynamic client registration at /register gets 404, and mcp-remote reads that 404 as "no
-Streamable HTTP here" and falls back to the old SSE transport, a GET /mcp. That GET used to be
-answered 405 before its key was checked, so the session ended with "SSE error: Non-200 status code
-(405)". Now every method gets its key checked first, and the 401's challenge carries the reason
-(docs/conformance.md, "mcp-remote and a refused key").
+mcp-remote 0.15.1 passes every 401 to its OAuth flow without reading the body. Before OAuth existed,
+discovery found nothing, and it fell back to the old SSE transport, a GET /mcp that was answered 405
+before its key was checked: the session ended with "SSE error: Non-200 status code (405)". Now every
+method gets its key checked first; and since this server is an OAuth authorization server (for the
+tenant URLs, /mcp/<client_id>), mcp-remote finds its metadata at the root, registers and asks the user
+to sign in, without naming a resource (/mcp has none). The page that opens says why: /mcp takes
+access keys only, and the one configured was refused.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
-from mcp_endpoint.refusals import INVALID_ACCESS_KEY
 from tests.helpers import INITIALIZE, WRONG_SECRET_KEY, give_key
 from tests.node_tools import node_command, node_env
 
 EXPIRED_KEY = "omk_expired1_" + "e" * 43
 
 
-def mcp_remote(url: str, key: str, config_dir: str, *options: str) -> subprocess.CompletedProcess[str]:
-    """mcp-remote as Claude Desktop starts it, sent one initialize on stdin; what it printed, once it gave up."""
+AUTHORIZE_URL = re.compile(r"Please authorize this client by visiting:\s+(http\S+)")
+
+
+def authorize_url_from_mcp_remote(url: str, key: str, config_dir: str) -> tuple[str, str]:
+    """mcp-remote as Claude Desktop starts it, sent one initialize on stdin, stopped once it asks the user to
+    visit a sign-in URL (it would wait for a browser): that URL, and what it printed until then."""
     command = [
         node_command("mcp-remote"),
         url + "/mcp",
@@ -33,19 +40,25 @@ def mcp_remote(url: str, key: str, config_dir: str, *options: str) -> subprocess
         "X-Client-ID: acme",
         "--header",
         f"Authorization: Bearer {key}",
-        "--auth-timeout",
-        "5",  # a bound, should it ever wait for a browser sign-in
-        *options,
     ]
-    return subprocess.run(
-        command,
-        input=json.dumps(INITIALIZE) + "\n",
-        env=node_env(MCP_REMOTE_CONFIG_DIR=config_dir),  # its token and log files, not ~/.mcp-auth
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = node_env(MCP_REMOTE_CONFIG_DIR=config_dir, BROWSER="true")  # its files; no browser to open
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True
+    ) as bridge:
+        assert bridge.stdin is not None and bridge.stderr is not None
+        bridge.stdin.write(json.dumps(INITIALIZE) + "\n")
+        bridge.stdin.flush()
+        printed = ""
+        deadline = time.monotonic() + 60
+        try:
+            while (found := AUTHORIZE_URL.search(printed)) is None:
+                assert time.monotonic() < deadline, printed
+                line = bridge.stderr.readline()
+                assert line, f"mcp-remote ended without asking for a sign-in:\n{printed}"
+                printed += line
+        finally:
+            bridge.kill()
+    return found.group(1), printed
 
 
 @pytest.fixture
@@ -55,16 +68,15 @@ def keys(oneapp_tenant) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", ["wrong", "expired"])
-def test_a_refused_key_is_not_reported_as_a_missing_sse_stream_and_its_reason_is_printed(
+def test_a_refused_key_is_not_reported_as_a_missing_sse_stream_and_the_page_it_opens_says_why(
     live_server_url, keys, tmp_path, kind
 ):
-    # --debug prints what it always prints, and more: here the 401 to its first request (a GET
-    # /mcp probing for OAuth), with its challenge.
-    run = mcp_remote(live_server_url, keys[kind], str(tmp_path), "--debug")
+    url, printed = authorize_url_from_mcp_remote(live_server_url, keys[kind], str(tmp_path))
 
-    assert run.returncode != 0
-    assert "Connecting to remote server" in run.stderr  # it did reach the server
-    assert "Non-200 status code" not in run.stderr and "Method Not Allowed" not in run.stderr
-    assert "Fatal error" in run.stderr
-    assert 'error="invalid_token"' in run.stderr
-    assert f'error_description="{INVALID_ACCESS_KEY.error}"' in run.stderr
+    assert "Non-200 status code" not in printed and "Method Not Allowed" not in printed
+    assert url.startswith(live_server_url + "/oauth/authorize/")
+    page = httpx.get(url, timeout=10)  # what the user's browser shows
+    assert page.status_code == 400
+    text = " ".join(page.text.split())
+    assert "takes access keys only" in text
+    assert "the key it sent was refused: it is wrong, expired or revoked" in text

@@ -7,12 +7,15 @@ import time
 
 import httpx
 import pytest
+from django.contrib.auth.models import User
 from django.db import transaction
+from oauth2_provider.models import AccessToken
 
 from mcp_endpoint.propagation import GAP_GRACE_SECONDS, MAX_GAP, ChangeFeed, prune_old_changes
-from tenants.models import AccessKey, ClientConfig, TenantChange
+from tenants.models import AccessKey, ClientConfig, Membership, TenantChange
 from tests.helpers import ACME_KEY
 from tests.live_server import UvicornProcess
+from tests.oauth_member import issue_token
 
 
 class Clock:
@@ -40,6 +43,25 @@ def test_saving_a_tenant_or_a_key_and_deleting_them_each_record_a_change(db, mak
     tenant.delete()
     assert feed.poll() == {"acme"}
     assert feed.poll() == set()
+
+
+def test_who_may_hold_oauth_tokens_is_a_change_of_the_tenants_tokens_only(db, make_tenant):
+    tenant = make_tenant("acme")
+    feed = ChangeFeed()
+    feed.poll()
+    user = User.objects.create_user("ana")
+    membership = Membership.objects.create(user=user, tenant=tenant)
+    assert (feed.poll(), feed.tokens_changed) == (set(), {"acme"})
+    issue_token(user, "http://testserver/mcp/acme")
+    assert (feed.poll(), feed.tokens_changed) == (set(), set())  # a new token ends nothing
+    AccessToken.objects.get().revoke()
+    assert (feed.poll(), feed.tokens_changed) == (set(), {"acme"})
+    user.is_active = False
+    user.save()
+    assert (feed.poll(), feed.tokens_changed) == (set(), {"acme"})
+    membership.delete()
+    tenant.save()  # with a tenant change in the same poll, the tenant's apply covers its tokens too
+    assert (feed.poll(), feed.tokens_changed) == ({"acme"}, set())
 
 
 def test_using_a_key_is_not_a_change(db, make_tenant):

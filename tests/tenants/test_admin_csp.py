@@ -72,6 +72,8 @@ def test_the_pages_made_by_this_project_carry_it_too(admin_client, make_tenant):
         "access_keys-TOTAL_FORMS": "1",
         "access_keys-INITIAL_FORMS": "0",
         "access_keys-0-name": "csp test",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
     }
     key_page = admin_client.post(change, post)
     assert "Copy the new access key now" in key_page.text
