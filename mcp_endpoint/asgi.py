@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from mcp_endpoint import refusals
+from mcp_endpoint.audit_trail import stop_auditing
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.health import liveness, readiness
@@ -70,7 +71,7 @@ _PROBES = {"/healthz": _liveness, "/readyz": _readiness}
 
 async def lifespan(receive: Any, send: Any) -> None:
     """Django has no lifespan; at shutdown (after uvicorn let the requests in flight finish), close
-    every tenant's upstream pool and stop looking for changes."""
+    every tenant's upstream pool, stop looking for changes and write the audit records still buffered."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -79,6 +80,7 @@ async def lifespan(receive: Any, send: Any) -> None:
             try:
                 stop_polling()
                 await tenant_cache().aclose()
+                await sync_to_async(stop_auditing, thread_sensitive=False)()
             except Exception:
                 # Raised, it would reach uvicorn's default lifespan mode ("auto"), which logs it at
                 # INFO as "lifespan appears unsupported" and then reports a complete shutdown.

@@ -30,8 +30,9 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
-from mcp_endpoint import budget, metrics
+from mcp_endpoint import audit_trail, budget, metrics
 from mcp_endpoint.live_tenant import current_tenant
+from tenants.audit import INVALID_ARGUMENTS, REFUSED
 from tenants.oneapp.catalog import CATALOG, ToolSpec
 from tenants.oneapp.client import UpstreamError
 
@@ -84,6 +85,7 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
             metrics.TOOL_CALLS.labels(tenant.client_id, spec.name, outcome).inc()
             if outcome != "busy":
                 latency.observe(seconds)
+            audit_trail.record(tenant.settings, spec.name, outcome, status, seconds, values)
             # DEBUG, not INFO: a line per call cost an eighth of the throughput. Operators count and
             # time calls by tenant, tool and outcome in the metrics (oneapp_mcp_tool_calls_total,
             # oneapp_mcp_upstream_seconds); LOG_LEVEL=DEBUG brings the lines back.
@@ -125,6 +127,7 @@ def _tool(spec: ToolSpec) -> Tool:
 
 
 TOOLS: tuple[Tool, ...] = tuple(_tool(spec) for spec in CATALOG)
+_SERVED = frozenset(tool.name for tool in TOOLS)
 
 
 class OneAppServer(MCPServer):
@@ -146,8 +149,9 @@ class OneAppServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
-        allowed = current_tenant().settings.tools
-        if allowed is not None and name not in allowed:
+        tenant = current_tenant().settings
+        if name not in (tenant.tools if tenant.tools is not None else _SERVED):
+            audit_trail.record(tenant, name, REFUSED, None, 0.0, arguments)
             raise ToolError(f"Unknown tool: {name}")  # as the SDK words a tool it does not have
         try:
             return await super().call_tool(name, arguments, context)
@@ -155,6 +159,7 @@ class OneAppServer(MCPServer):
             cause = exc.__cause__
             if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
+            audit_trail.record(tenant, name, INVALID_ARGUMENTS, None, 0.0, arguments)
             # The SDK's text is pydantic's (class names, input values, documentation links): one short
             # line per problem instead, saying what to send. The cause stays, for the SDK's own log line.
             tool = self._tool_manager.get_tool(name)

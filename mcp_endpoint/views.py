@@ -16,12 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import guards, metrics, refusals, sdk
+from mcp_endpoint import audit_trail, guards, metrics, refusals, sdk
 from mcp_endpoint.cache import invalidate, tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.quiet_log import QuietLog
+from tenants.audit import Caller
 from tenants.crypto import TokenDecryptionError
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ async def _check_key(request: McpRequest, live: LiveTenant) -> refusals.Refusal 
         return key
     if key is not None:
         guards.note_key_use(key, now)
+        audit_trail.identify(Caller.of_key(key))
     return None
 
 

@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.utils import timezone
 
+from tenants.audit import ToolCall  # noqa: F401 - the audit log's model, registered with this app here
 from tenants.crypto import EncryptedTextField
 from tenants.identifiers import CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN, normalise_client_id
 from tenants.keys import StoredKey, generate_key, hash_key, shown_prefix
@@ -82,6 +83,7 @@ class TenantSettings:
     max_concurrent_calls: int = DEFAULT_MAX_CONCURRENT_CALLS
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    audit_arguments: bool = False  # store each tool call's arguments (redacted) in the audit log
 
 
 class ClientConfig(models.Model):
@@ -167,6 +169,13 @@ class ClientConfig(models.Model):
         "answer is not read further and the tool reports an error naming this limit. Empty: the default, "
         "4 MiB (4194304 bytes). 1024 to 16777216.",
     )
+    audit_arguments = models.BooleanField(
+        "store tool call arguments",
+        default=False,
+        help_text="Keep each tool call's arguments in the audit log, with anything secret-looking "
+        "(tokens, keys, passwords, URL query values) replaced by [redacted]. Off: only which tool, "
+        "who, when and how it ended.",
+    )
     enabled = models.BooleanField(
         default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
     )
@@ -242,6 +251,7 @@ class ClientConfig(models.Model):
             max_concurrent_calls=self.max_concurrent_calls,
             tools=self.exposed_tools(),
             max_response_bytes=self.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
+            audit_arguments=self.audit_arguments,
         )
 
     def exposed_tools(self) -> frozenset[str] | None:
@@ -298,7 +308,7 @@ class AccessKey(models.Model):
             self.save(update_fields=["revoked_at"])
 
     def stored_key(self) -> StoredKey:
-        return StoredKey(self.pk, self.prefix, self.key_hash, self.expires_at)
+        return StoredKey(self.pk, self.prefix, self.key_hash, self.expires_at, self.name)
 
 
 class TenantChange(models.Model):
