@@ -93,10 +93,6 @@ class ToolCall(models.Model):
     def __str__(self) -> str:
         return f"{self.tool} by {self.client_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
-    @property
-    def failed(self) -> bool:
-        return self.outcome != OK
-
 
 def redacted_arguments(arguments: Any, authorization: str) -> Any:
     """Arguments as stored: secret-named values, credentials, echoes of the tenant's token and URL
