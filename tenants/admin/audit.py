@@ -9,6 +9,7 @@ The usage dashboard across tenants is a view of this admin (usage_view), linked 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import cached_property
 from typing import Any
@@ -17,10 +18,11 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -53,6 +55,40 @@ class EstimatedCountPaginator(Paginator[Any]):
         plan = json.loads(queryset.explain(format="json"))
         estimate = int(plan[0]["Plan"]["Plan Rows"])
         return estimate if estimate > ESTIMATE_ABOVE else super().count
+
+
+class SpanDates(QuerySet[ToolCall]):
+    """The admin's queryset of the log. Its date drill-down (date_hierarchy) asks for the distinct
+    years, months or days that have calls, which PostgreSQL answers by reading every row (0.6 s for a
+    million). Here they are every one from the first call to the last (two reads of an index); a day
+    without calls is then a link to an empty page, which is no harm."""
+
+    def datetimes(  # type: ignore[override]
+        self, field_name: str, kind: str, order: str = "ASC", tzinfo: dt.tzinfo | None = None
+    ) -> list[dt.datetime]:
+        span = self.aggregate(first=Min(field_name), last=Max(field_name))
+        if span["first"] is None:
+            return []
+        first, last = (timezone.localtime(span[end]) for end in ("first", "last"))
+        moments = []
+        moment = _truncated(first, kind)
+        while moment <= last:
+            moments.append(moment)
+            moment = _next(moment, kind)
+        return moments if order == "ASC" else moments[::-1]
+
+
+def _truncated(moment: dt.datetime, kind: str) -> dt.datetime:
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return {"year": day.replace(month=1, day=1), "month": day.replace(day=1)}.get(kind, day)
+
+
+def _next(moment: dt.datetime, kind: str) -> dt.datetime:
+    if kind == "year":
+        return moment.replace(year=moment.year + 1)
+    if kind == "month":
+        return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
+    return timezone.localtime(moment + dt.timedelta(days=1)).replace(hour=0)  # a day, across DST too
 
 
 class ChoicesFilter(admin.SimpleListFilter):
@@ -106,6 +142,10 @@ class ToolCallAdmin(admin.ModelAdmin[ToolCall]):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     fields = readonly_fields = DETAIL_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ToolCall]:
+        queryset = super().get_queryset(request)
+        return SpanDates(ToolCall, query=queryset.query, using=queryset.db)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -243,3 +243,26 @@ def test_stored_arguments_show_redacted_and_no_secret_reaches_any_page(admin_cli
             "canary-query",
         ):
             assert secret not in html
+
+
+@pytest.mark.django_db
+def test_the_date_drill_down_offers_every_day_from_the_first_call_to_the_last(admin_client):
+    def on(day: str) -> ToolCall:
+        row = call()
+        row.at = timezone.make_aware(timezone.datetime.fromisoformat(day + " 12:00"))
+        return row
+
+    ToolCall.objects.bulk_create([on("2025-11-03"), on("2025-11-05"), on("2026-02-01")])
+
+    def choices(query: str) -> list[str]:
+        html = admin_client.get(f"{CHANGELIST}?{query}").content.decode()
+        links = html.split('<nav class="toplinks">')[1].split("</nav>")[0]
+        return re.findall(
+            r'<a href="\?([^"]+)">', links.split("</a>", 1)[1] if "date-back" in links else links
+        )
+
+    assert choices("") == ["at__year=2025", "at__year=2026"]
+    assert choices("at__year=2025") == ["at__month=11&amp;at__year=2025"]
+    assert choices("at__year=2025&at__month=11") == [
+        f"at__day={day}&amp;at__month=11&amp;at__year=2025" for day in (3, 4, 5)
+    ]
