@@ -81,7 +81,7 @@ class ToolCall(models.Model):
         verbose_name_plural = "audit log"
         ordering = ["-at"]
         # The list in admin (newest first, whole or by one filter) and the usage charts (a time range,
-        # whole or of one tenant) read these; see docs/architecture.md for the plans.
+        # whole or of one tenant) read these (their PostgreSQL plans: the README, "Usage and audit log").
         indexes = [
             models.Index(fields=["at"], name="toolcall_at"),
             models.Index(fields=["client_id", "at"], name="toolcall_tenant_at"),

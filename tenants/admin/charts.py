@@ -18,7 +18,7 @@ from tenants.usage import Hour, Ranked
 
 WIDTH, HEIGHT = 960, 240
 LEFT, RIGHT, TOP, BOTTOM = 48, 8, 12, 28
-LABEL_WIDTH, ROW, BAR_HEIGHT, MAX_LABEL = 260, 24, 16, 34
+RANKED_WIDTH, LABEL_WIDTH, ROW, BAR_HEIGHT, MAX_LABEL = 560, 250, 24, 16, 36
 
 
 def nice_ceiling(value: int) -> int:
@@ -82,7 +82,7 @@ def ranked_chart(items: list[Ranked], label: str) -> SafeString:
     if not items:
         return format_html('<p class="usage-empty">{}</p>', "No calls in these 7 days.")
     most = max(item.calls for item in items)
-    bar_room = WIDTH - LABEL_WIDTH - 80
+    bar_room = RANKED_WIDTH - LABEL_WIDTH - 50
     rows = []
     for index, item in enumerate(items):
         y = index * ROW + 4
@@ -104,7 +104,7 @@ def ranked_chart(items: list[Ranked], label: str) -> SafeString:
                 _n(LABEL_WIDTH + ok_w + failed_w + 6), y + 12, item.calls,
             )
         )  # fmt: skip
-    return _svg(WIDTH, len(items) * ROW + 8, label, rows)
+    return _svg(RANKED_WIDTH, len(items) * ROW + 8, label, rows)
 
 
 def _svg(width: int, height: int, label: str, parts: Iterable[SafeString]) -> SafeString:
