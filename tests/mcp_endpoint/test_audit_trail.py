@@ -4,10 +4,12 @@ database, and one row per tool call made through the SDK's client against our /m
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
@@ -16,7 +18,8 @@ from prometheus_client import REGISTRY
 from mcp_endpoint.audit_trail import AuditBuffer, Pending, audit_buffer
 from tenants.audit import ANONYMOUS, ToolCall
 from tenants.models import ClientConfig
-from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, tenant_settings
+from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, mcp_headers, tenant_settings
+from tests.live_server import UvicornProcess
 from tests.mcp_client import MODES, connect
 
 SECRET_URL = "https://fotos.example.test/a.jpg?X-Amz-Signature=canary-signature-5b1e&size=2"
@@ -202,3 +205,28 @@ async def test_a_failing_database_drops_the_record_and_the_client_gets_its_answe
 
     assert await sync_to_async(flush)() == 0
     assert audit_count("dropped_database") - dropped == 1
+
+
+@pytest.mark.usefixtures("oneapp_tenant")
+def test_shutdown_writes_the_records_still_buffered(transactional_db, tmp_path):
+    # An hour between writes: only the lifespan shutdown can have written the row.
+    server = UvicornProcess(tmp_path / "uvicorn.log", AUDIT_LOG_FLUSH_SECONDS="3600")
+    try:
+        headers = mcp_headers()
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "core_list_sucursales"}}
+        assert httpx.post(server.url + "/mcp", json=body, headers=headers, timeout=10).status_code == 200
+        assert ToolCall.objects.count() == 0
+
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=20) == -signal.SIGTERM
+    finally:
+        server.stop()
+
+    [row] = ToolCall.objects.all()
+    assert (row.client_id, row.tool, row.caller, row.outcome) == (
+        "acme",
+        "core_list_sucursales",
+        "omk_acme0key",
+        "ok",
+    )
+    assert "Traceback" not in server.log
