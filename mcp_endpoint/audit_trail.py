@@ -1,11 +1,11 @@
 """Writing the audit log (tenants/audit.py) without slowing or failing a tool call.
 
 A tool call hands `record` a small tuple, which goes into a bounded in-process buffer; a daemon
-thread, started by the first record, writes the buffer in batches (one `bulk_create` each) about
+thread, started by the first record, writes the buffer in batches (one INSERT each) about
 once a second, or sooner when a batch is full. A full buffer or a failing database drops records,
 counted in oneapp_mcp_audit_records_dropped_total; the client never hears of it. Shutdown (the ASGI
-lifespan) writes what is left. A thread rather than a task on the event loop: the ORM is
-synchronous, and a batch insert waiting on a lock must not hold up the loop.
+lifespan) writes what is left. A thread rather than a task on the event loop: the database
+API is synchronous, and a batch insert waiting on a lock must not hold up the loop.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
 from django.db import Error as DatabaseFailure
-from django.db import close_old_connections, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from mcp_endpoint import metrics
 from mcp_endpoint.quiet_log import QuietLog
@@ -52,23 +53,46 @@ class Pending(NamedTuple):
     seconds: float
     arguments: Any  # None unless the tenant stores arguments
 
-    def row(self) -> ToolCall:
+    def values(self, connection: BaseDatabaseWrapper) -> tuple[Any, ...]:
+        """The row's values in COLUMNS order, as the database takes them."""
         stored = self.arguments
         if stored is not None:
-            stored = redacted_arguments(stored, self.tenant.authorization)
-        return ToolCall(
-            at=datetime.fromtimestamp(self.at, UTC),
-            client_id=self.tenant.client_id,
-            caller_kind=self.caller.kind,
-            caller=self.caller.ident[:100],
-            caller_name=self.caller.name[:200],
-            caller_client=self.caller.client[:200],
-            tool=self.tool[:100],
-            outcome=self.outcome,
-            upstream_status=self.upstream_status,
-            duration_ms=round(self.seconds * 1000, 3),
-            arguments=stored,
+            stored = _ARGUMENTS.get_db_prep_save(
+                redacted_arguments(stored, self.tenant.authorization), connection
+            )
+        return (
+            connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(self.at, UTC)),
+            self.tenant.client_id,
+            self.caller.kind,
+            self.caller.ident[:100],
+            self.caller.name[:200],
+            self.caller.client[:200],
+            self.tool[:100],
+            self.outcome,
+            self.upstream_status,
+            round(self.seconds * 1000, 3),
+            stored,
         )
+
+
+# The INSERT, written here rather than by bulk_create: the ORM's insert compiler costs about 40 µs of
+# CPU a row (3 % of a tool call's), one executemany of plain values about 10 µs. Columns by name
+# from the model, so that the two cannot drift apart.
+COLUMNS = ("at", "client_id", "caller_kind", "caller", "caller_name", "caller_client", "tool", "outcome",
+           "upstream_status", "duration_ms", "arguments")  # fmt: skip
+_ARGUMENTS = ToolCall._meta.get_field("arguments")
+
+
+def insert(batch: list[Pending], using: str = DEFAULT_DB_ALIAS) -> None:
+    """One INSERT (executemany) of `batch`, in a transaction of its own."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    column_of = {field.name: field.column for field in ToolCall._meta.concrete_fields}
+    columns = ", ".join(quote(column_of[name]) for name in COLUMNS)
+    placeholders = ", ".join(["%s"] * len(COLUMNS))
+    sql = f"INSERT INTO {quote(ToolCall._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+    with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, [pending.values(connection) for pending in batch])
 
 
 class AuditBuffer:
@@ -124,7 +148,7 @@ class AuditBuffer:
 
     def _write(self, batch: list[Pending]) -> int:
         try:
-            ToolCall.objects.bulk_create([pending.row() for pending in batch])
+            insert(batch)
         except DatabaseFailure as exc:
             metrics.AUDIT_DROPPED_DATABASE.inc(len(batch))
             _quiet.log(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connections
 from django.db.models import Aggregate, Count, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -128,7 +128,7 @@ def _percentiles(
 ) -> tuple[float | None, ...]:
     if not calls:
         return tuple(None for _ in fractions)
-    if connection.vendor == "postgresql":
+    if connections[window.db].vendor == "postgresql":
         found = window.aggregate(
             **{f"p{n}": PercentileDisc("duration_ms", fraction) for n, fraction in enumerate(fractions)}
         )

@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connections
 from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -50,7 +50,7 @@ class EstimatedCountPaginator(Paginator[Any]):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
-        if connection.vendor != "postgresql" or not isinstance(queryset, QuerySet):
+        if not isinstance(queryset, QuerySet) or connections[queryset.db].vendor != "postgresql":
             return super().count
         plan = json.loads(queryset.explain(format="json"))
         estimate = int(plan[0]["Plan"]["Plan Rows"])

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from mcp_endpoint.audit_trail import Pending
+from mcp_endpoint.audit_trail import Pending, insert
 from tenants.admin import audit as audit_admin
 from tenants.audit import ANONYMOUS, Caller, ToolCall
 from tenants.usage import usage
@@ -224,8 +224,8 @@ def test_stored_arguments_show_redacted_and_no_secret_reaches_any_page(admin_cli
         "foto_url": "https://user:canary-password@fotos.example.test/a.jpg?sig=canary-query-sig",
         "page": 2,
     }
-    row = Pending(time.time(), tenant, ANA, "checklist_list_checks", "ok", 200, 0.01, arguments).row()
-    row.save()
+    insert([Pending(time.time(), tenant, ANA, "checklist_list_checks", "ok", 200, 0.01, arguments)])
+    row = ToolCall.objects.get()
 
     pages = [
         admin_client.get(reverse("admin:tenants_toolcall_change", args=[row.pk])).content.decode(),
