@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from mcp_endpoint.audit_trail import AuditBuffer, Pending, audit_buffer
 from tenants.audit import ANONYMOUS, ToolCall
 from tenants.models import ClientConfig
-from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, mcp_headers, tenant_settings
+from tests.helpers import ACME_KEY, CANARY_TOKEN, CORE, WRONG_SECRET_KEY, mcp_headers, tenant_settings
 from tests.live_server import UvicornProcess
 from tests.mcp_client import MODES, connect
 
@@ -226,3 +226,17 @@ def test_shutdown_writes_the_records_still_buffered(transactional_db, tmp_path):
         "ok",
     )
     assert "Traceback" not in server.log
+
+
+@pytest.mark.usefixtures("oneapp_tenant")
+def test_refusals_at_the_door_are_counted_not_written(live_server_url):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "core_list_sucursales"}}
+    refused = [
+        httpx.post(
+            live_server_url + "/mcp", json=body, headers=mcp_headers(key=WRONG_SECRET_KEY), timeout=10
+        ),
+        httpx.post(live_server_url + "/mcp", json=body, headers=mcp_headers(client_id="nobody"), timeout=10),
+    ]
+    assert [response.status_code for response in refused] == [401, 403]
+    assert flush() == 0
+    assert not ToolCall.objects.exists()
