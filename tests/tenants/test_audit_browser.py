@@ -109,6 +109,11 @@ def test_the_dashboard_charts_every_call_and_the_tenant_page_its_own(
     page, staff, live_server_url, fake_oneapp, make_tenant
 ):
     seed_calls(live_server_url, fake_oneapp, make_tenant)
+    refused_by_policy = []  # the admin's Content-Security-Policy allows no inline style or script
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and refused_by_policy.append(message.text),
+    )
     log_in(page)
 
     open_dashboard(page)
