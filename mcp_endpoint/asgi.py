@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 
 from mcp_endpoint import refusals, sdk, tracing
+from mcp_endpoint.audit_trail import stop_auditing
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large, is_mcp_path
 from mcp_endpoint.health import liveness, readiness
@@ -70,8 +71,8 @@ _PROBES = {"/healthz": _liveness, "/readyz": _readiness}
 async def lifespan(receive: Any, send: Any) -> None:
     """Django has no lifespan. At start, begin tracing if configured: here, in each worker process,
     as its exporting thread belongs to the process that runs it. At shutdown (after uvicorn let the
-    requests in flight finish), close every tenant's upstream pool, stop looking for changes, and
-    export the spans still waiting."""
+    requests in flight finish), close every tenant's upstream pool, stop looking for changes, write
+    the audit records still buffered, and export the spans still waiting."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -82,6 +83,7 @@ async def lifespan(receive: Any, send: Any) -> None:
             try:
                 stop_polling()
                 await tenant_cache().aclose()
+                await sync_to_async(stop_auditing, thread_sensitive=False)()
                 await asyncio.to_thread(tracing.stop)
             except Exception:
                 # Raised, it would reach uvicorn's default lifespan mode ("auto"), which logs it at

@@ -24,6 +24,7 @@ from mcp_endpoint import guards, refusals
 from mcp_endpoint.exchange import McpRequest, bearer_credential
 from mcp_endpoint.live_tenant import LiveTenant
 from mcp_endpoint.quiet_log import QuietLog
+from tenants.audit import Caller, CallerKind
 from tenants.models import Membership
 from tenants.oauth.resources import client_id_in, metadata_url, public_origin, resource_url
 from tenants.oneapp.catalog import TOOL_NAMES, WRITING_TOOL
@@ -44,6 +45,7 @@ class CheckedToken:
     expires_at: float  # epoch seconds
     withheld: frozenset[str]  # the tools its scopes do not cover
     caller: str  # its user, for the per-caller limit
+    who: Caller  # its user and client, for the audit log
 
 
 def withheld_by(scopes: set[str]) -> frozenset[str]:
@@ -115,7 +117,12 @@ async def check(request: McpRequest, live: LiveTenant) -> refusals.Refusal | Che
 @sync_to_async
 def load_token(digest: str) -> CheckedToken | None:
     """The unexpired token with this checksum, if its user is an active member of its enabled tenant."""
-    stored = get_access_token_model().objects.select_related("user").filter(token_checksum=digest).first()
+    stored = (
+        get_access_token_model()
+        .objects.select_related("user", "application")
+        .filter(token_checksum=digest)
+        .first()
+    )
     if stored is None or stored.is_expired() or stored.user is None or not stored.user.is_active:
         return None
     client_id = client_id_in(stored.resource)
@@ -130,6 +137,12 @@ def load_token(digest: str) -> CheckedToken | None:
         stored.expires.timestamp(),
         withheld_by(set(stored.scope.split())),
         caller=f"user:{stored.user.pk}",
+        who=Caller(
+            CallerKind.OAUTH,
+            str(stored.user.pk),
+            stored.user.get_username(),
+            stored.application.name if stored.application else "",
+        ),
     )
 
 

@@ -41,6 +41,11 @@ CACHE_EVENTS = Counter(
     "Tenant cache hits, misses, absent ids remembered, builds and evictions.",
     ["event"],
 )
+AUDIT_RECORDS = Counter(
+    "oneapp_mcp_audit_records",
+    "Audit log records: written, or dropped because the buffer was full or the database failed.",
+    ["result"],
+)
 CACHED_TENANTS = Gauge(
     "oneapp_mcp_cached_tenants", "Tenants whose MCP server is cached.", multiprocess_mode="livesum"
 )
@@ -55,6 +60,9 @@ CACHE_MISS = CACHE_EVENTS.labels("miss")
 CACHE_ABSENT = CACHE_EVENTS.labels("absent")  # a miss answered from the memory of an absent tenant
 CACHE_BUILD = CACHE_EVENTS.labels("build")
 CACHE_EVICTION = CACHE_EVENTS.labels("eviction")
+AUDIT_WRITTEN = AUDIT_RECORDS.labels("written")
+AUDIT_DROPPED_FULL = AUDIT_RECORDS.labels("dropped_buffer_full")
+AUDIT_DROPPED_DATABASE = AUDIT_RECORDS.labels("dropped_database")
 
 
 def _registry() -> CollectorRegistry:

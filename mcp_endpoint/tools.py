@@ -32,8 +32,9 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic_core import ErrorDetails
 
-from mcp_endpoint import budget, metrics
+from mcp_endpoint import audit_trail, budget, metrics
 from mcp_endpoint.live_tenant import current_tenant, exposed_tools
+from tenants.audit import INVALID_ARGUMENTS, REFUSED
 from tenants.oneapp.catalog import CATALOG, ToolSpec
 from tenants.oneapp.client import UpstreamError
 
@@ -89,6 +90,7 @@ def _handler(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
             metrics.TOOL_CALLS.labels(tenant.client_id, spec.name, outcome).inc()
             if outcome != "busy":
                 latency.observe(seconds)
+            audit_trail.record(tenant.settings, spec.name, outcome, status, seconds, values)
             # DEBUG, not INFO: a line per call cost an eighth of the throughput. Operators count and
             # time calls by tenant, tool and outcome in the metrics (oneapp_mcp_tool_calls_total,
             # oneapp_mcp_upstream_seconds); LOG_LEVEL=DEBUG brings the lines back.
@@ -170,11 +172,13 @@ class OneAppServer(MCPServer):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> Any:
+        tenant = current_tenant().settings
         allowed = exposed_tools()
         if self._tool_manager.get_tool(name) is None or (allowed is not None and name not in allowed):
             # A protocol error, as the spec has it since 2025-06-18 (Tools, "Error Handling": unknown
             # tools are -32602); SDK 2.3.0 answers a result with isError instead. A tool the tenant
             # does not expose is answered exactly as one that does not exist.
+            audit_trail.record(tenant, name, REFUSED, None, 0.0, arguments)
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}")
         try:
             return await super().call_tool(name, arguments, context)
@@ -182,6 +186,7 @@ class OneAppServer(MCPServer):
             cause = exc.__cause__
             if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
                 raise
+            audit_trail.record(tenant, name, INVALID_ARGUMENTS, None, 0.0, arguments)
             # The SDK's text is pydantic's (class names, input values, documentation links): one short
             # line per problem instead, saying what to send. The cause stays, for the SDK's own log line.
             tool = self._tool_manager.get_tool(name)

@@ -17,12 +17,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import bearer, guards, metrics, refusals, sdk, tracing
+from mcp_endpoint import audit_trail, bearer, guards, metrics, refusals, sdk, tracing
 from mcp_endpoint.cache import invalidate, tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, bearer_credential, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
 from mcp_endpoint.propagation import ensure_polling
 from mcp_endpoint.quiet_log import QuietLog
+from tenants.audit import Caller
 from tenants.crypto import TokenDecryptionError
 from tenants.keys import KEY_MARK, StoredKey
 
@@ -158,7 +159,10 @@ async def _authenticate(
     oauth = request.url_client_id is not None and not credential.startswith(KEY_MARK)
     if oauth and settings.MCP_REQUIRE_ACCESS_KEY:
         token = await bearer.check(request, live)
-        return token if isinstance(token, refusals.Refusal) else (token.withheld, token.caller)
+        if isinstance(token, refusals.Refusal):
+            return token
+        audit_trail.identify(token.who)
+        return token.withheld, token.caller
     key = await _check_key(request, live)
     return key if isinstance(key, refusals.Refusal) else (NOTHING_WITHHELD, guards.caller_of(key))
 
@@ -175,6 +179,7 @@ async def _check_key(request: McpRequest, live: LiveTenant) -> StoredKey | refus
         await guards.note_failed_key(request.client_address, live.settings)
     if key is not None and not isinstance(key, refusals.Refusal):
         guards.note_key_use(key, now)
+        audit_trail.identify(Caller.of_key(key))
     return key
 
 

@@ -270,3 +270,11 @@ OAUTH2_PROVIDER = {
     "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
     "CIMD_ENABLED": True,
 }
+
+# The audit log (tenants/audit.py; each value positive, system check tenants.E003): rows older than
+# this many days go with `manage.py prune_audit_log`.
+AUDIT_LOG_RETENTION_DAYS: int = env.int("AUDIT_LOG_RETENTION_DAYS", default=90)
+# Each worker keeps at most this many records waiting to be written (more are dropped and counted),
+# and writes them about this often (sooner once 500 are waiting).
+AUDIT_LOG_BUFFER_RECORDS: int = env.int("AUDIT_LOG_BUFFER_RECORDS", default=10_000)
+AUDIT_LOG_FLUSH_SECONDS: float = env.float("AUDIT_LOG_FLUSH_SECONDS", default=1.0)

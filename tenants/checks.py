@@ -21,3 +21,15 @@ def check_token_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[
             )
         ]
     return [Error(problem, hint=GENERATE_KEY_HINT, id="tenants.E002") for problem in key_problems(keys)]
+
+
+AUDIT_LOG_SETTINGS = ("AUDIT_LOG_RETENTION_DAYS", "AUDIT_LOG_BUFFER_RECORDS", "AUDIT_LOG_FLUSH_SECONDS")
+
+
+@register()
+def check_audit_log_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    return [
+        Error(f"{name} is {getattr(settings, name)}: it must be a positive number.", id="tenants.E003")
+        for name in AUDIT_LOG_SETTINGS
+        if getattr(settings, name) <= 0
+    ]

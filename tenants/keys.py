@@ -48,6 +48,7 @@ class StoredKey:
     prefix: str
     hash: str
     expires_at: datetime | None
+    name: str = ""  # who or what uses it, for the audit log
 
 
 def find_key(presented: str, stored: tuple[StoredKey, ...], now: datetime) -> StoredKey | None:

@@ -17,6 +17,7 @@ from django.db import models
 from django.utils import timezone
 from oauth2_provider.models import AbstractGrant
 
+from tenants.audit import ToolCall  # noqa: F401 - the audit log's model, registered with this app here
 from tenants.crypto import EncryptedTextField
 from tenants.identifiers import CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN, normalise_client_id
 from tenants.keys import StoredKey, generate_key, hash_key, shown_prefix
@@ -99,6 +100,7 @@ class TenantSettings:
     tools: frozenset[str] | None = None  # the tools this tenant exposes; None: all of them
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     response_budget_chars: int | None = None  # None: the server's MCP_RESPONSE_BUDGET_CHARS
+    audit_arguments: bool = False  # store each tool call's arguments (redacted) in the audit log
 
 
 class ClientConfig(models.Model):
@@ -206,6 +208,13 @@ class ClientConfig(models.Model):
         "how many there are and how to ask for less. Empty: the server's default, "
         "MCP_RESPONSE_BUDGET_CHARS (80000, about 20,000 tokens, unless set). 2000 to 1000000.",
     )
+    audit_arguments = models.BooleanField(
+        "store tool call arguments",
+        default=False,
+        help_text="Keep each tool call's arguments in the audit log, with anything secret-looking "
+        "(tokens, keys, passwords, URL query values) replaced by [redacted]. Off: only which tool, "
+        "who, when and how it ended.",
+    )
     enabled = models.BooleanField(
         default=True, help_text="A disabled tenant is refused at /mcp as an unknown client."
     )
@@ -283,6 +292,7 @@ class ClientConfig(models.Model):
             tools=self.exposed_tools(),
             max_response_bytes=self.max_response_bytes or DEFAULT_MAX_RESPONSE_BYTES,
             response_budget_chars=self.response_budget_chars,
+            audit_arguments=self.audit_arguments,
         )
 
     def exposed_tools(self) -> frozenset[str] | None:
@@ -339,7 +349,7 @@ class AccessKey(models.Model):
             self.save(update_fields=["revoked_at"])
 
     def stored_key(self) -> StoredKey:
-        return StoredKey(self.pk, self.prefix, self.key_hash, self.expires_at)
+        return StoredKey(self.pk, self.prefix, self.key_hash, self.expires_at, self.name)
 
 
 class TenantChange(models.Model):

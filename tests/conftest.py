@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.db import connections
 
 from mcp_endpoint import guards, limiter
+from mcp_endpoint.audit_trail import audit_buffer
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
 from tests.fake_upstream import FakeOneApp
@@ -78,11 +79,13 @@ def live_server_url() -> Iterator[str]:
 def _fresh_process_state() -> Iterator[None]:
     # Rows are flushed between tests without signals; a server cached for a tenant of an earlier
     # test must not answer for a new tenant of the same id. Likewise the cache, the limits' counts
-    # (in this process's memory) and the last-use times of key ids, which the next test's rows reuse.
+    # (in this process's memory), the last-use times of key ids, which the next test's rows reuse,
+    # and audit records not yet written.
     tenant_cache().clear()
     caches["default"].clear()
     limiter.forget()
     guards._last_used_written.clear()
+    audit_buffer().discard()
     yield
     tenant_cache().clear()
 

@@ -23,5 +23,9 @@ WHITENOISE_USE_FINDERS = True
 # its own uvicorn processes); tests call the feed directly.
 MCP_CHANGE_POLL_SECONDS = 0
 
+# The audit log's writer thread waits an hour between writes here: tests that look at the audit log
+# write its buffer themselves (mcp_endpoint.audit_trail), so no row lands in another test's database.
+AUDIT_LOG_FLUSH_SECONDS = 3600.0
+
 # Staff users are created and logged in by many tests; PBKDF2's deliberate slowness buys nothing here.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

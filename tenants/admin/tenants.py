@@ -10,17 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from tenants.admin.audit import usage_charts
 from tenants.admin.forms import TOKEN_FIELD, ClientConfigForm
 from tenants.admin.keys import AccessKeyInline, ShowIssuedKeys
 from tenants.admin.members import MembershipInline
 from tenants.admin.operations import TenantOperations
 from tenants.crypto import TokenDecryptionError
 from tenants.models import ClientConfig
+from tenants.usage import usage
 
 # Fields that mean nothing before the tenant exists.
 _NOT_ON_ADD = {"token_status", "clear_token", "cache_status", "created_at", "updated_at"}
@@ -65,6 +68,7 @@ class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[Clien
                 ]
             },
         ),
+        ("Audit log", {"fields": ["audit_arguments"]}),
         ("Status and history", {"fields": ["cache_status", "created_at", "updated_at"]}),
     ]
 
@@ -97,6 +101,20 @@ class ClientConfigAdmin(ShowIssuedKeys, TenantOperations, admin.ModelAdmin[Clien
             return obj.token_hint()
         except TokenDecryptionError:
             return "cannot be decrypted (check TOKEN_ENCRYPTION_KEYS)"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The tenant page, with its usage of the last 7 days for staff who may read the audit log."""
+        tenant = self.get_object(request, unquote(object_id))
+        if tenant is not None and request.user.has_perm("tenants.view_toolcall"):
+            report = usage(tenant.client_id)
+            extra_context = {**(extra_context or {}), "usage": report, "charts": usage_charts(report)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @method_decorator(sensitive_post_parameters(TOKEN_FIELD))
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""The tenants app's system checks: TOKEN_ENCRYPTION_KEYS missing or malformed (tenants.E001, E002)."""
+"""The tenants app's system checks: TOKEN_ENCRYPTION_KEYS missing or malformed (tenants.E001, E002), and
+audit log settings that are not positive (tenants.E003)."""
 
 from django.core.checks import run_checks
 
@@ -27,3 +28,12 @@ def test_a_malformed_key_is_reported_by_position_not_by_value(settings, fresh_ke
 
 def test_valid_keys_pass(settings, fresh_key):
     assert check_ids(settings, [fresh_key]) == []
+
+
+def test_audit_log_settings_that_are_not_positive_are_a_system_check_error(settings, fresh_key):
+    settings.AUDIT_LOG_RETENTION_DAYS = 0
+    settings.AUDIT_LOG_FLUSH_SECONDS = -1.0
+    assert check_ids(settings, [fresh_key]) == [
+        ("tenants.E003", "AUDIT_LOG_RETENTION_DAYS is 0: it must be a positive number.", None),
+        ("tenants.E003", "AUDIT_LOG_FLUSH_SECONDS is -1.0: it must be a positive number.", None),
+    ]

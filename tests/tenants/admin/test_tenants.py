@@ -541,6 +541,7 @@ def test_fieldsets_go_identity_connection_token_tools_limits_then_history(admin_
         "Upstream token",
         "Tools",
         "Limits",
+        "Audit log",
         "Status and history",
     ]
 
