@@ -13,6 +13,8 @@ from mcp.client.auth import OAuthFlowError
 from oauth2_provider.cimd import SafeMetadataFetcher, _validate_client_id_url
 from oauth2_provider.models import AccessToken, Application
 
+from mcp_endpoint.audit_trail import audit_buffer
+from tenants.audit import ToolCall
 from tenants.models import Membership
 from tests.helpers import CORE
 from tests.oauth_member import PASSWORD, REDIRECT, Member, MemoryStorage, connect, provider
@@ -39,6 +41,15 @@ async def test_a_member_signs_in_with_dcr_and_the_tools_reach_oneapp(live_server
     assert call.headers["authorization"] == "Bearer canary-upstream-token-7f3a9c1e2b"
     consent = ana.pages[-1].text
     assert "Tenant acme" in consent and "Test MCP client" in consent and REDIRECT in consent
+    # The audit log names the member and the client that acted for them.
+    assert await sync_to_async(audit_buffer().flush)() == 1
+    row = await ToolCall.objects.aget()
+    assert (row.caller_kind, row.caller, row.caller_name, row.caller_client) == (
+        "oauth",
+        str(member.pk),
+        "ana",
+        "Test MCP client",
+    )
 
 
 class LoopbackFetcher(SafeMetadataFetcher):
