@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
@@ -43,6 +44,7 @@ WINDOW_SECONDS = 60
 KEY_PREFIX = "oneapp-mcp"
 RETRY_REDIS_AFTER_SECONDS = 1.0  # after a failure, checks skip Redis this long (no wait on each)
 POOL_SIZE = 50  # Redis connections per worker; a check waits up to REDIS_TIMEOUT_SECONDS for one
+SWEEP_SECONDS = 10.0  # how often this worker's memory drops expired counts
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 T = TypeVar("T")
 
@@ -80,13 +82,26 @@ def _window(item: RateLimitItem, stats: WindowStats) -> Window:
     return Window(item.amount - stats.remaining, retry_after)
 
 
+class SweptMemoryStorage(MemoryStorage):
+    """The library's memory storage, swept for expired counts every SWEEP_SECONDS instead of 10 ms
+    after a hit: under load its own schedule started a thread every 10 ms, each walking every key
+    (5 % of a tool call's CPU). Counts stay exact: reading a count drops it once it has expired; the
+    sweep only frees the memory of those never read again."""
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the library's private hook, replaced
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(SWEEP_SECONDS, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+            self.timer.daemon = True  # a pending sweep must not hold the process at exit
+            self.timer.start()
+
+
 class _Local:
     """This worker's memory: the library's thread-safe synchronous storage, called directly (it
     never blocks). Its asyncio twin starts a task per check that walks every key: 30 times dearer
     with 2,000 keys."""
 
     def __init__(self) -> None:
-        self.limiter = LocalLimiter(MemoryStorage())
+        self.limiter = LocalLimiter(SweptMemoryStorage())
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool:
         return self.limiter.hit(item, *identifiers)

@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -17,6 +18,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from mcp_endpoint import limiter
+from mcp_endpoint.limiter import SWEEP_SECONDS, SweptMemoryStorage
 from tests.live_server import ROOT
 from tests.redis_server import RedisServer, needs_redis
 
@@ -163,3 +165,19 @@ async def test_the_outage_log_names_redis_without_its_password(settings, caplog)
 
     [said] = [r.getMessage() for r in caplog.records if r.name == "mcp_endpoint.limiter"]
     assert f"127.0.0.1:{port}" in said and "canary-redis-password" not in said
+
+
+def test_the_worker_memory_is_swept_seldom_and_its_counts_stay_exact():
+    storage = SweptMemoryStorage()
+    storage.timer.join()  # the library's first sweep, 10 ms after start
+    storage.incr("expired", expiry=0.01)
+    storage.incr("live", expiry=60)
+    # One sweep scheduled, far off, on a thread that does not hold the process at exit.
+    assert storage.timer.is_alive() and storage.timer.daemon and storage.timer.interval == SWEEP_SECONDS
+    time.sleep(0.05)
+    assert storage.get("expired") == 0  # exact before any sweep: reading drops an expired count
+    storage.incr("expired-unread", expiry=0.01)
+    time.sleep(0.05)
+    storage.timer.cancel()
+    storage._MemoryStorage__expire_events()  # what the sweep runs
+    assert "expired-unread" not in storage.storage and storage.get("live") == 1
