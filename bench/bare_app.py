@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oneapp_site.settings")
 django.setup()  # only for the shared tool catalog's imports; no database is used
 
+from mcp_endpoint import audit_trail  # noqa: E402
 from mcp_endpoint.live_tenant import LiveTenant  # noqa: E402
 from mcp_endpoint.tools import OneAppServer  # noqa: E402
 from tenants.models import TenantSettings  # noqa: E402
@@ -21,6 +22,9 @@ tenant = TenantSettings(
     "acme", upstream, upstream, "Bearer bench-token", "acme", 30_000, max_concurrent_calls=1000
 )
 live = LiveTenant(tenant)
+# The audit log is the gateway's, not the SDK's: the bare app keeps none (its tools would record
+# every call, and a worker thread write them to a database, at the bare app's expense too).
+audit_trail.record = lambda *args, **kwargs: None
 sdk_app = OneAppServer().streamable_http_app(json_response=True, stateless_http=True)
 
 
