@@ -91,8 +91,17 @@ def insert(batch: list[Pending], using: str = DEFAULT_DB_ALIAS) -> None:
     columns = ", ".join(quote(column_of[name]) for name in COLUMNS)
     placeholders = ", ".join(["%s"] * len(COLUMNS))
     sql = f"INSERT INTO {quote(ToolCall._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608 - names from the model
+    rows = [pending.values(connection) for pending in batch]
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
-        cursor.executemany(sql, [pending.values(connection) for pending in batch])
+        if connection.vendor != "postgresql":
+            cursor.executemany(sql, rows)
+            return
+        # PostgreSQL's COPY: psycopg's executemany cost 14-19 µs of our CPU a row, over 3 % of a
+        # tool call's; COPY streams the rows. (Driver errors become Django's, as in executemany.)
+        copy_sql = sql.split(" VALUES ", 1)[0].replace("INSERT INTO", "COPY", 1) + " FROM STDIN"
+        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 class AuditBuffer:
