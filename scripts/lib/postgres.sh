@@ -11,6 +11,9 @@
 # otherwise as the current user. Authentication is `trust`: it listens on loopback only and
 # lives for one run.
 
+# shellcheck source=SCRIPTDIR/system.sh
+source scripts/lib/system.sh
+
 PG_BINDIR=""
 PG_MAJOR=""
 PG_TMPDIR=""
@@ -30,23 +33,6 @@ _pg_find_bindir() {
     [[ -n $PG_BINDIR ]]
 }
 
-_pg_install() {
-    local -a as_root=()
-    if [[ $EUID -ne 0 ]]; then
-        if command -v sudo >/dev/null 2>&1; then
-            as_root=(sudo)
-        else
-            echo "error: the PostgreSQL server is not installed (no /usr/lib/postgresql/*/bin/postgres)," >&2
-            echo "and installing it needs root: run 'apt-get install postgresql' as root, or run as root." >&2
-            return 1
-        fi
-    fi
-    echo "Installing Debian's postgresql package"
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-}
-
 # Run a server command as the user the cluster belongs to, from inside the cluster's folder
 # (initdb fails when it cannot read the current directory).
 _pg_as_owner() {
@@ -57,13 +43,9 @@ _pg_as_owner() {
     fi
 }
 
-_pg_free_port() {
-    .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 pg_start() {
     if ! _pg_find_bindir; then
-        _pg_install
+        apt_install "the PostgreSQL server (no /usr/lib/postgresql/*/bin/postgres)" postgresql
         _pg_find_bindir || {
             echo "error: postgresql was installed but no server was found in /usr/lib/postgresql/*/bin" >&2
             return 1
@@ -94,7 +76,7 @@ pg_start() {
     # A free port can be taken between choosing and binding it: try a few.
     local port attempt
     for attempt in 1 2 3 4 5; do
-        port=$(_pg_free_port)
+        port=$(free_loopback_port)
         if _pg_as_owner "$PG_BINDIR/pg_ctl" --pgdata="$PG_TMPDIR/data" --log="$PG_TMPDIR/server.log" \
             --wait --timeout=60 --silent start \
             -o "$opts -c port=$port"; then

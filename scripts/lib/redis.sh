@@ -9,39 +9,21 @@
 #
 # No password: it listens on loopback only and lives for one run.
 
+# shellcheck source=SCRIPTDIR/system.sh
+source scripts/lib/system.sh
+
 REDIS_TMPDIR=""
 REDIS_URL_FOR_TESTS=""
 
-_redis_install() {
-    local -a as_root=()
-    if [[ $EUID -ne 0 ]]; then
-        if command -v sudo >/dev/null 2>&1; then
-            as_root=(sudo)
-        else
-            echo "error: redis-server is not installed, and installing it needs root:" >&2
-            echo "run 'apt-get install redis-server' as root, or run as root." >&2
-            return 1
-        fi
-    fi
-    echo "Installing Debian's redis-server package"
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends redis-server >/dev/null
-}
-
-_redis_free_port() {
-    .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 redis_start() {
     if ! command -v redis-server >/dev/null 2>&1; then
-        _redis_install || return 1
+        apt_install redis-server redis-server || return 1
     fi
     REDIS_TMPDIR=$(mktemp -d "${TMPDIR:-/tmp}/oneapp-test-redis.XXXXXX")
     # A free port can be taken between choosing and binding it: try a few.
     local port attempt
     for attempt in 1 2 3 4 5; do
-        port=$(_redis_free_port)
+        port=$(free_loopback_port)
         cat >"$REDIS_TMPDIR/redis.conf" <<EOF
 bind 127.0.0.1
 port $port
