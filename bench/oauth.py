@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shutil
 import statistics
 import sys
@@ -20,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from cryptography.fernet import Fernet
 from run import (  # bench/run.py: run as a script, this folder is on sys.path
     MODERN,
     PYTHON,
@@ -29,6 +27,7 @@ from run import (  # bench/run.py: run as a script, this folder is on sys.path
     Client,
     Server,
     add_tenant,
+    bench_env,
     free_port,
     manage,
     measure,
@@ -79,17 +78,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="oneapp-bench-oauth-"))
     upstream_port, port = free_port(), free_port()
     upstream, base = f"http://127.0.0.1:{upstream_port}", f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
-        "ENV_FILE": "",
-        "SECRET_KEY": "bench",
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
-    }
+    env = bench_env(workdir)
     manage(env, "migrate", "-v0")
     key = add_tenant(env, "acme", upstream)
     issued = manage(env, "shell", "-c", ISSUE_TOKEN.format(resource=f"{base}/mcp/acme"))

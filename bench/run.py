@@ -275,6 +275,21 @@ def upstream_connections(upstream: str) -> int:
     return int(httpx.get(upstream + "/__connections").text)
 
 
+def bench_env(workdir: Path) -> dict[str, str]:
+    """The servers' and manage.py's environment: a fresh SQLite database and encryption key in `workdir`."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
+        "ENV_FILE": "",
+        "SECRET_KEY": "bench",
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
@@ -333,17 +348,7 @@ def main() -> None:
         for name in ("fast", "slow", "ours", "bare", "bare_slow", "prod", "redis", "redis_db")
     }
     fast, slow = f"http://127.0.0.1:{ports['fast']}", f"http://127.0.0.1:{ports['slow']}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "oneapp_site.settings",
-        "ENV_FILE": "",
-        "SECRET_KEY": "bench",
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = bench_env(workdir)
     manage(env, "migrate", "-v0")
     keys = {
         "acme": add_tenant(env, "acme", fast),
