@@ -150,17 +150,24 @@ async def connect(
         yield client
 
 
-def issue_token(user: Any, resource: str, scope: str = "read write", seconds: float = 3600) -> str:
-    """An access token as the toolkit issues one (stored by checksum only), without the browser dance."""
-    from django.utils import timezone
-    from oauth2_provider.models import AccessToken, Application, set_token_value
+def native_client(name: str) -> Any:
+    """A registered public client (a native app) that redirects to REDIRECT, with the code flow."""
+    from oauth2_provider.models import Application
 
-    application = Application.objects.create(
-        name="Test MCP client",
+    return Application.objects.create(
+        name=name,
         client_type=Application.CLIENT_PUBLIC,
         authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
         redirect_uris=REDIRECT,
     )
+
+
+def issue_token(user: Any, resource: str, scope: str = "read write", seconds: float = 3600) -> str:
+    """An access token as the toolkit issues one (stored by checksum only), without the browser dance."""
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken, set_token_value
+
+    application = native_client("Test MCP client")
     raw = secrets.token_urlsafe(30)
     token = AccessToken(
         user=user,

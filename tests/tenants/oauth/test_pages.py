@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from oauth2_provider.models import Application
 
 from tenants.models import Grant, Membership
-from tests.oauth_member import PASSWORD, REDIRECT
+from tests.oauth_member import PASSWORD, REDIRECT, native_client
 
 VERIFIER = "v" * 50
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=").decode()
@@ -20,12 +20,7 @@ CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest())
 
 @pytest.fixture
 def application(db):
-    return Application.objects.create(
-        name="Claude",
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=REDIRECT,
-    )
+    return native_client("Claude")
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import User
-from oauth2_provider.models import Application
 from playwright.sync_api import Page, expect
 
 from tenants.models import Membership
-from tests.oauth_member import PASSWORD, REDIRECT
+from tests.oauth_member import PASSWORD, REDIRECT, native_client
 from tests.tenants.oauth.test_pages import authorize_url
 from tests.test_browser import _orm_beside_playwright, browser  # noqa: F401 - fixtures
 
@@ -40,12 +39,7 @@ def phone(_orm_beside_playwright, transactional_db, live_server_url, browser):  
 
 @pytest.fixture
 def application(transactional_db):
-    return Application.objects.create(
-        name="Claude",
-        client_type=Application.CLIENT_PUBLIC,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=REDIRECT,
-    )
+    return native_client("Claude")
 
 
 def shots(tmp_path: Path) -> Path:
