@@ -15,9 +15,8 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import connection
 
-from mcp_endpoint import refusals, sdk, tracing
+from mcp_endpoint import connections, refusals, sdk, tracing
 from mcp_endpoint.audit_trail import stop_auditing
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large, is_mcp_path
@@ -60,8 +59,8 @@ async def _liveness() -> Answer:
 
 @sync_to_async
 def _readiness() -> Answer:
-    # Outside Django's handler: drop a connection gone bad first, as its request signals would.
-    connection.close_if_unusable_or_obsolete()
+    # Outside Django's handler, on the thread of /mcp's tenant loads: keep its connection if healthy.
+    connections.drop_if_broken()
     return readiness()
 
 

@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db import Error as DatabaseFailure
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from mcp_endpoint import metrics
+from mcp_endpoint.connections import drop_if_broken
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.audit import ANONYMOUS, Caller, ToolCall, redacted_arguments
 from tenants.models import TenantSettings
@@ -137,7 +138,7 @@ class AuditBuffer:
             self._wake.wait(self.interval)
             self._wake.clear()
             if self._pending:
-                close_old_connections()  # as Django does around a request: drop a connection gone bad
+                drop_if_broken()
                 self.flush()
         connection.close()
 
