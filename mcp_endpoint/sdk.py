@@ -54,7 +54,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 
-from mcp_endpoint import tracing
+from mcp_endpoint import list_replay, tracing
 from mcp_endpoint.tools import OneAppServer
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,9 @@ async def _modern(request: Request, body: bytes) -> Reply:
     param_rejection = await modern._mcp_param_rejection(_LOWLEVEL, request, req, verdict, _LIFESPAN_STATE)
     if param_rejection is not None:
         return _modern_rejection(param_rejection, req)
+    replay = list_replay.key_of(req.method, req.params, verdict.protocol_version)
+    if (kept := list_replay.replayed(replay)) is not None:
+        return 200, _JSON, _envelope(_json_bytes(req.id), kept)
     connection = Connection.from_envelope(
         verdict.protocol_version, verdict.client_info, verdict.client_capabilities
     )
@@ -148,13 +151,22 @@ async def _modern(request: Request, body: bytes) -> Reply:
         result = await _serve_one(dctx, req.method, req.params, connection)
     except Exception as exc:
         return _modern_reply(JSONRPCError(jsonrpc="2.0", id=req.id, error=modern_error_data(exc)))
-    # serve_one's result is already the SDK's JSON-mode dump: encoded as the SDK's entry encodes its
-    # response, byte for byte, without building and dumping a JSONRPCResponse of it a second time.
-    return (
-        200,
-        _JSON,
-        json.dumps({"jsonrpc": "2.0", "id": req.id, "result": result}, separators=(",", ":")).encode(),
-    )
+    encoded = _json_bytes(result)
+    list_replay.keep(replay, encoded)
+    return 200, _JSON, _envelope(_json_bytes(req.id), encoded)
+
+
+def _json_bytes(value: Any) -> bytes:
+    """JSON as the SDK's 2026 entry encodes its replies (json.dumps, compact)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _envelope(request_id: bytes, result: bytes) -> bytes:
+    """A success reply around a result already encoded: serve_one's result is the SDK's JSON-mode
+    dump, and each era's encoder writes a nested object as it writes it alone, so this is byte for
+    byte what encoding {"jsonrpc", "id", "result"} whole gives, without building and dumping a
+    JSONRPCResponse of it a second time."""
+    return b'{"jsonrpc":"2.0","id":' + request_id + b',"result":' + result + b"}"
 
 
 def _modern_notification(decoded: dict[str, Any], request: Request) -> Reply:
@@ -202,7 +214,11 @@ async def _handshake_era(request: Request, body: bytes, version_hint: str | None
         # Notifications and responses: accepted. Nothing of ours acts on a client notification
         # in a stateless exchange (there is no session for `initialized` or a cancellation to reach).
         return 202, _JSON, b""
-    connection = Connection.from_envelope(version_hint or DEFAULT_NEGOTIATED_VERSION, None, None)
+    version = version_hint or DEFAULT_NEGOTIATED_VERSION
+    replay = list_replay.key_of(message.method, message.params, version)
+    if (kept := list_replay.replayed(replay)) is not None:
+        return 200, _JSON, _envelope(pydantic_core.to_json(message.id), kept)
+    connection = Connection.from_envelope(version, None, None)
     dctx = modern._SingleExchangeDispatchContext(
         transport=TransportContext(kind="streamable-http", can_send_request=False),
         request_id=message.id,
@@ -217,8 +233,10 @@ async def _handshake_era(request: Request, body: bytes, version_hint: str | None
             logger.exception("handler for %r raised", message.method)
             error = ErrorData(code=0, message=str(exc))
         return _handshake_reply(JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
-    # As in the 2026 era: the result is the SDK's dump already, encoded as _dump would, byte for byte.
-    return 200, _JSON, pydantic_core.to_json({"jsonrpc": "2.0", "id": message.id, "result": result})
+    # Encoded as _dump (pydantic's JSON) would encode the whole reply, byte for byte.
+    encoded = pydantic_core.to_json(result)
+    list_replay.keep(replay, encoded)
+    return 200, _JSON, _envelope(pydantic_core.to_json(message.id), encoded)
 
 
 def _handshake_error(status: int, code: int, message: str) -> Reply:

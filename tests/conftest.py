@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet
 from django.core.cache import caches
 from django.db import connections
 
-from mcp_endpoint import guards, limiter
+from mcp_endpoint import guards, limiter, list_replay
 from mcp_endpoint.audit_trail import audit_buffer
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
@@ -84,6 +84,7 @@ def _fresh_process_state() -> Iterator[None]:
     tenant_cache().clear()
     caches["default"].clear()
     limiter.forget()
+    list_replay.forget()
     guards._last_used_written.clear()
     audit_buffer().discard()
     yield
