@@ -59,6 +59,14 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    """The URL parsed once: most calls go to a few fixed paths, and parsing cost half of building a
+    Request (7 of 13 µs). httpx.URL is immutable, so every call may share it; URLs carry no
+    credentials (base URLs may not, and the token goes in a header)."""
+    return httpx.URL(url)
+
+
 class _RedactingTransport(httpx.AsyncBaseTransport):
     """Redacts the reason phrase as it arrives, before anything reads it."""
 
@@ -214,7 +222,7 @@ class OneAppClient:
         try:
             request = httpx.Request(
                 method,
-                url,
+                _parsed(url),
                 headers=self._headers if headers is None else {**self._headers, **headers},
                 content=content,
             )
