@@ -24,7 +24,13 @@ tenant = TenantSettings(
 live = LiveTenant(tenant)
 # The audit log is the gateway's, not the SDK's: the bare app keeps none (its tools would record
 # every call, and a worker thread write them to a database, at the bare app's expense too).
-audit_trail.record = lambda *args, **kwargs: None
+
+
+def no_record(*args: object, **kwargs: object) -> None:
+    pass
+
+
+audit_trail.record = no_record
 sdk_app = OneAppServer().streamable_http_app(json_response=True, stateless_http=True)
 
 

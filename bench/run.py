@@ -10,6 +10,8 @@ median over rounds and its spread (min–max), for each figure and for the per-r
 In each round's 2026 tools/call case, three more loads are compared with ours' CPU per call: the
 production command as the README gives it (`python -m oneapp_site.server`, LOG_LEVEL=INFO), and
 requests for a tenant that does not exist, with one id and with a new id each time.
+After the last round: the micro-benchmarks (bench/micro.py) and where a tools/call's CPU goes by
+layer (bench/layers.py), unless --skip-micro.
 Run from the repository root:
 
     .venv/bin/python bench/run.py [--rounds 5] [--duration 5] [--quick] [--skip-burst] [--skip-micro] [--redis]
@@ -320,7 +322,9 @@ def options_of(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tenants", type=int, help="configured tenants for the memory bound (10000)")
     parser.add_argument("--skip-burst", action="store_true", help="leave out the burst goal")
-    parser.add_argument("--skip-micro", action="store_true", help="leave out bench/micro.py")
+    parser.add_argument(
+        "--skip-micro", action="store_true", help="leave out bench/micro.py and bench/layers.py"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="check the bench itself: 2 rounds of 2 s, 2000 tenants"
     )
@@ -468,6 +472,15 @@ def main() -> None:
                 check=True,
             )
             figures["micro"] = json.loads(micro.stdout)
+            layers = subprocess.run(
+                pinned(0, [PYTHON, "bench/layers.py", "acme", keys["acme"]]),
+                cwd=ROOT,
+                env={**env, "BENCH_UPSTREAM": fast},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            figures["layers"] = json.loads(layers.stdout.splitlines()[-1])
     report(figures, options)
     if options.redis:
         figures["redis"] = redis_report(figures["cases"])
@@ -525,9 +538,34 @@ def report(figures: dict[str, Any], options: argparse.Namespace) -> None:
             print(f"{case['label']:<30}" + "".join(f"{c:<24}" for c in cells).rstrip())
     if any(any(e.values()) for e in errors):
         print("* a round of this figure had errors (wrk timeouts, socket errors or non-2xx answers)")
+    if "layers" in figures:
+        layers_report(figures["layers"])
     print(f"\n{'goal':<52}{'target':<30}{'measured':<64}met")
     for name, target, measured, met in goals(figures, options):
         print(f"{name:<52}{target:<30}{measured:<64}{'yes' if met else 'NO'}")
+
+
+def layers_report(us: dict[str, float]) -> None:
+    """bench/layers.py's figures: what each side adds to what both share."""
+    shared, bare, ours = us["exchange"], us["bare"], us["ours"]
+    rows = [
+        ("ours, whole (front door to answer)", ours),
+        ("bare SDK app, whole", bare),
+        ("shared: sdk.exchange (2026 checks, SDK dispatch, tool, OneApp call)", shared),
+        ("  the 2026 entry's checks (a replayed tools/list)", us["replayed_list"]),
+        ("  the SDK's dispatch (an unserved method, less the checks)", us["unserved"] - us["replayed_list"]),
+        ("  the tool and its OneApp call", shared - us["unserved"]),
+        ("    of which the OneApp client's call", us["upstream_call"]),
+        ("ours only: front door, routing, credential, limits, metrics, audit", ours - shared),
+        ("bare only: Starlette and the SDK's HTTP transport", bare - shared),
+    ]
+    print("\nA 2026-07-28 tools/call in one process, no HTTP server (bench/layers.py): CPU µs, sequential")
+    for label, value in rows:
+        print(f"{label:<72}{value:>6.0f}")
+    print(
+        f"{'best bare/ours if our own layers cost nothing (bare ÷ shared)':<72}{bare / shared:>6.2f}×"
+        "\n(uvicorn's share, the same for both, would bring a ratio closer to 1.00×)"
+    )
 
 
 def redis_report(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
