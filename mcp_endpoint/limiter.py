@@ -179,13 +179,18 @@ _local: _Local | None = None
 _shared: WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared] = WeakKeyDictionary()
 
 
+def counts_locally() -> bool:
+    """Whether this worker's memory holds the counts (no REDIS_URL): then nothing else adds to them."""
+    return not settings.REDIS_URL
+
+
 def _backend() -> _Local | _Shared:
     global _local
-    url = settings.REDIS_URL
-    if not url:
+    if counts_locally():
         if _local is None:
             _local = _Local()
         return _local
+    url = settings.REDIS_URL
     loop = asyncio.get_running_loop()
     shared = _shared.get(loop)
     if shared is None or shared.url != url:

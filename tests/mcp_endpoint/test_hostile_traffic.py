@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import time
 
@@ -19,12 +20,12 @@ from django.db import OperationalError, connection
 from django.test import AsyncClient
 
 from mcp_endpoint import cache as cache_module
-from mcp_endpoint import guards, metrics, views
+from mcp_endpoint import guards, limiter, metrics, views
 from mcp_endpoint.cache import TenantCache, tenant_cache
 from mcp_endpoint.quiet_log import QuietLog
 from tenants.crypto import TokenDecryptionError
 from tenants.models import TenantSettings
-from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS, give_key
+from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS, give_key, tenant_settings
 
 GLOBEX_KEY = "omk_globex01_" + "g" * 43
 WRONG_KEY = ACME_KEY[:13] + "w" * 43
@@ -278,3 +279,25 @@ def test_a_client_that_hangs_up_has_its_upstream_call_cancelled(live_server_url,
     assert live._in_flight == 0
     assert metrics.REQUESTS.labels("CLIENT_GONE")._value.get() == gone_before + 1
     assert cancelled._value.get() == cancelled_before + 1  # the tool call is counted as cancelled, not ok
+
+
+async def test_failed_key_counts_are_read_only_once_a_key_failed_in_this_worker(monkeypatch, settings):
+    # In the worker's memory nothing else adds to them: before any failure every count is 0.
+    settings.MCP_FAILED_KEYS_PER_ADDRESS = 1
+    monkeypatch.setattr(guards, "_failure_noted_at", -math.inf)
+    reads: list[tuple[object, ...]] = []
+    read_window = limiter.window
+
+    async def window(*args: str | int) -> limiter.Window:
+        reads.append(args)
+        return await read_window(*args)
+
+    monkeypatch.setattr(limiter, "window", window)
+    tenant = tenant_settings()
+
+    assert await guards.check_failed_keys("192.0.2.7", tenant) is None
+    assert reads == []
+    await guards.note_failed_key("192.0.2.7", tenant)
+    refusal = await guards.check_failed_keys("192.0.2.7", tenant)
+    assert refusal is not None and refusal.code == "TOO_MANY_FAILED_KEYS"
+    assert reads == [(1, "badkey", "addr", "192.0.2.7")]
