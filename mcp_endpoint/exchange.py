@@ -70,7 +70,8 @@ class McpRequest:
 
     @property
     def content_type(self) -> str:
-        return parse_header_parameters(self.headers.get("content-type", ""))[0]
+        value = self.headers.get("content-type", "")
+        return value if value == "application/json" else parse_header_parameters(value)[0]
 
     def host_allowed(self) -> bool:
         """Whether the Host is one of ALLOWED_HOSTS, judged as Django's `get_host()` judges it."""
@@ -78,11 +79,31 @@ class McpRequest:
         if host is None:
             server_name, server_port = self.scope.get("server") or ("unknown", "0")
             host = f"{server_name}:{server_port}"
-        allowed_hosts = settings.ALLOWED_HOSTS
-        if settings.DEBUG and not allowed_hosts:
+        return _host_allowed(host)
+
+
+MAX_JUDGED_HOSTS = 256  # Host values whose verdict is kept; a client sending new ones cannot grow it
+_judged_hosts: dict[str, bool] = {}
+_judged_for: tuple[object, bool] | None = None  # the ALLOWED_HOSTS (by identity) and DEBUG judged for
+
+
+def _host_allowed(host: str) -> bool:
+    """Django's verdict on a Host, kept per Host value: every request has one, nearly always the same."""
+    global _judged_for
+    allowed_hosts, debug = settings.ALLOWED_HOSTS, settings.DEBUG
+    if _judged_for is None or _judged_for[0] is not allowed_hosts or _judged_for[1] != debug:
+        _judged_hosts.clear()  # settings replaced (tests): judge afresh
+        _judged_for = (allowed_hosts, debug)
+    verdict = _judged_hosts.get(host)
+    if verdict is None:
+        if debug and not allowed_hosts:
             allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
         domain, _ = split_domain_port(host)
-        return bool(domain) and validate_host(domain, allowed_hosts)
+        verdict = bool(domain) and validate_host(domain, allowed_hosts)
+        if len(_judged_hosts) >= MAX_JUDGED_HOSTS:
+            _judged_hosts.clear()
+        _judged_hosts[host] = verdict
+    return verdict
 
 
 @dataclass(frozen=True, slots=True)

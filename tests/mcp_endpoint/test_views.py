@@ -6,6 +6,7 @@ import json
 import httpx
 import pytest
 
+from mcp_endpoint import exchange
 from mcp_endpoint.cache import tenant_cache
 from tenants.models import ClientConfig
 from tests.helpers import ACME_KEY, INITIALIZE, JSON_HEADERS, WRONG_SECRET_KEY, mcp_headers
@@ -98,6 +99,21 @@ def test_a_host_outside_allowed_hosts_is_refused(live_server_url, oneapp_tenant,
     response = post(live_server_url, {"X-Client-ID": "acme", "Host": "evil.example"})
     assert response.status_code == 400
     assert fake_oneapp.received == []
+
+
+def test_a_host_is_judged_again_when_allowed_hosts_change(live_server_url, oneapp_tenant, settings):
+    assert post(live_server_url, {"X-Client-ID": "acme", "Host": "mcp.example"}).status_code == 400
+
+    settings.ALLOWED_HOSTS = ["mcp.example"]
+    assert post(live_server_url, {"X-Client-ID": "acme", "Host": "mcp.example"}).status_code == 200
+    assert post(live_server_url, {"X-Client-ID": "acme", "Host": "127.0.0.1"}).status_code == 400
+
+
+def test_hosts_sent_by_a_client_cannot_grow_the_kept_verdicts(live_server_url, oneapp_tenant):
+    for number in range(exchange.MAX_JUDGED_HOSTS + 50):
+        post(live_server_url, {"X-Client-ID": "acme", "Host": f"h{number}.example"})
+
+    assert len(exchange._judged_hosts) <= exchange.MAX_JUDGED_HOSTS
 
 
 @pytest.mark.parametrize(
