@@ -118,7 +118,11 @@ async def _answer_unless_gone(scope: Scope, body: bytes, receive: Any) -> Answer
         result: Answer | None = await _answer(scope, body)
     except asyncio.CancelledError:
         if not gone:
-            raise  # the server is cancelling us (shutdown): not ours to swallow
+            # uvicorn cancels what still runs when its graceful shutdown times out: an answer that
+            # says so, instead of its 500 and a traceback (its OneApp call was cancelled with it).
+            request.uncancel()
+            logger.warning("a /mcp request was cancelled unfinished: the server is stopping")
+            return counted(refusals.SHUTTING_DOWN.answer())
         result = None
     finally:
         watcher.cancel()

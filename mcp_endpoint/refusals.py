@@ -74,6 +74,12 @@ UNSUPPORTED_MEDIA_TYPE = Refusal(
     "UNSUPPORTED_MEDIA_TYPE",
     "The request body must be JSON, sent with 'Content-Type: application/json'.",
 )
+SHUTTING_DOWN = Refusal(
+    503,
+    "SHUTTING_DOWN",
+    "This server was stopping and could not finish the request in time. Send it again.",
+    (("Retry-After", "1"),),
+)
 PAYLOAD_TOO_LARGE = Refusal(413, "PAYLOAD_TOO_LARGE", "The request body is larger than this server accepts.")
 DATABASE_UNAVAILABLE = Refusal(
     503,

@@ -226,7 +226,7 @@ def test_a_connection_that_sends_headers_but_not_the_promised_body_is_closed_in_
 
 
 @pytest.mark.usefixtures("oneapp_tenant")
-def test_sigterm_with_a_call_in_flight_to_an_upstream_that_never_answers_ends_within_the_graceful_timeout(
+def test_sigterm_with_a_call_in_flight_to_an_upstream_that_never_answers_ends_it_with_a_503_in_time(
     fake_oneapp, tmp_path
 ):
     fake_oneapp.reply("/core-api/core/sucursales", body={"data": []}, delay=30)  # past the test's end
@@ -270,6 +270,12 @@ def test_sigterm_with_a_call_in_flight_to_an_upstream_that_never_answers_ends_wi
     assert "timeout graceful shutdown exceeded" in server.log
     assert "Application shutdown complete." in server.log  # the pools were closed, as on any stop
     assert answered, "the caller got nothing at all"
+    response = answered[0]
+    assert isinstance(response, httpx.Response), response
+    assert response.status_code == 503 and response.json()["code"] == "SHUTTING_DOWN"
+    assert response.headers["Retry-After"] == "1"
+    assert "Traceback" not in server.log and "Exception in ASGI application" not in server.log
+    assert "a /mcp request was cancelled unfinished: the server is stopping" in server.log
 
 
 # The commands
