@@ -16,6 +16,7 @@ from django.db import connection
 from mcp_endpoint import limiter, refusals
 from mcp_endpoint.exchange import bearer_credential
 from mcp_endpoint.quiet_log import QuietLog
+from tenants.addresses import counted_address
 from tenants.keys import StoredKey, find_key, shown_prefix
 from tenants.models import AccessKey, TenantSettings
 
@@ -130,11 +131,12 @@ async def check_failed_keys(address: str, tenant: TenantSettings) -> refusals.Re
     """Before the key is checked: a 429 for an address (or a tenant) with too many failed keys this minute.
 
     One limiter call for an address that has not failed; a second, for the tenant, only if it has.
+    An IPv6 address counts as its /64 (tenants/addresses.py).
     """
     if limiter.counts_locally() and time.monotonic() - _failure_noted_at > limiter.WINDOW_SECONDS:
         return None  # no key failed in this worker for a window: every count here is 0 (a lookup saved)
     per_address, per_tenant = settings.MCP_FAILED_KEYS_PER_ADDRESS, settings.MCP_FAILED_KEYS_PER_TENANT
-    by_address = await limiter.window(per_address, "badkey", "addr", address)
+    by_address = await limiter.window(per_address, "badkey", "addr", counted_address(address))
     if by_address.held >= per_address:
         return refusals.too_many_failed_keys(by_address.retry_after)
     if by_address.held:
@@ -148,6 +150,6 @@ async def note_failed_key(address: str, tenant: TenantSettings) -> None:
     global _failure_noted_at
     _failure_noted_at = time.monotonic()
     await asyncio.gather(
-        limiter.take(settings.MCP_FAILED_KEYS_PER_ADDRESS, "badkey", "addr", address),
+        limiter.take(settings.MCP_FAILED_KEYS_PER_ADDRESS, "badkey", "addr", counted_address(address)),
         limiter.take(settings.MCP_FAILED_KEYS_PER_TENANT, "badkey", "tenant", tenant.client_id),
     )

@@ -15,7 +15,6 @@ checks passwords, so this is a form (the admin site's login_form), not a middlew
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import time
@@ -28,6 +27,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from tenants.addresses import counted_address
+
 logger = logging.getLogger(__name__)
 
 clock = time.time  # what time it is; the tests move it on instead of sleeping
@@ -36,18 +37,8 @@ _PREFIX = "admin-sign-in-failures"
 
 
 def client_address(request: HttpRequest | None) -> str:
-    """The address to count failures by: REMOTE_ADDR (the client's, with uvicorn's --proxy-headers
-    behind a load balancer), and for IPv6 its /64, which one client usually holds whole."""
-    raw = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw or "unknown"
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    """The address to count a sign-in failure by (tenants/addresses.py)."""
+    return counted_address(request.META.get("REMOTE_ADDR", "") if request is not None else "")
 
 
 class SignInThrottle:

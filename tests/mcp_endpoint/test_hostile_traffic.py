@@ -301,3 +301,20 @@ async def test_failed_key_counts_are_read_only_once_a_key_failed_in_this_worker(
     refusal = await guards.check_failed_keys("192.0.2.7", tenant)
     assert refusal is not None and refusal.code == "TOO_MANY_FAILED_KEYS"
     assert reads == [(1, "badkey", "addr", "192.0.2.7")]
+
+
+async def test_failed_keys_from_one_ipv6_64_count_together_and_a_mapped_ipv4_as_itself(settings):
+    # Otherwise a client could spend a fresh count, and our memory, on each of its 2^64 addresses.
+    settings.MCP_FAILED_KEYS_PER_ADDRESS = 2
+    settings.MCP_FAILED_KEYS_PER_TENANT = 100
+    tenant = tenant_settings()
+
+    await guards.note_failed_key("2001:db8:1:2::1", tenant)
+    await guards.note_failed_key("2001:db8:1:2:ffff::9", tenant)
+    await guards.note_failed_key("::ffff:192.0.2.9", tenant)
+
+    assert await guards.check_failed_keys("2001:db8:1:2::77", tenant) is not None  # same /64
+    assert await guards.check_failed_keys("2001:db8:1:3::1", tenant) is None  # the next /64
+    assert await guards.check_failed_keys("192.0.2.9", tenant) is None  # one failure so far
+    await guards.note_failed_key("192.0.2.9", tenant)
+    assert await guards.check_failed_keys("::ffff:192.0.2.9", tenant) is not None
