@@ -556,7 +556,7 @@ def layers_report(us: dict[str, float]) -> None:
         ("  the SDK's dispatch (an unserved method, less the checks)", us["unserved"] - us["replayed_list"]),
         ("  the tool and its OneApp call", shared - us["unserved"]),
         ("    of which the OneApp client's call", us["upstream_call"]),
-        ("ours only: front door, routing, credential, limits, metrics, audit", ours - shared),
+        ("ours only: front door, routing, credential, limits, metrics, audit log", ours - shared),
         ("bare only: Starlette and the SDK's HTTP transport", bare - shared),
     ]
     print("\nA 2026-07-28 tools/call in one process, no HTTP server (bench/layers.py): CPU µs, sequential")
