@@ -1,9 +1,11 @@
-"""Where a 2026-07-28 tools/call's CPU goes, layer by layer, in one process (no HTTP server).
+"""Where a tools/call's CPU goes, layer by layer, in one process (no HTTP server), in both protocol eras.
 
 Each figure is the process CPU of one request, sequential, median over alternating rounds:
 - ours, through the ASGI front door; the bare SDK app, through its own ASGI app;
-- `sdk.exchange` alone (the 2026 entry's checks, the SDK's dispatch, the tool and its OneApp call),
+- `sdk.exchange` alone (the entry's checks, the SDK's dispatch, the tool and its OneApp call),
   which both share: the bare app serves the same tools through the same SDK server;
+- the same three for a 2025-06-18 tools/call (`*_2025`), where the bare app's SDK runs a session
+  manager per request;
 - an unserved method (the SDK's dispatch and nothing else) and a replayed tools/list (the entry's
   checks and nothing else) through `sdk.exchange`;
 - the tool's OneApp call alone (OneAppClient.request).
@@ -35,7 +37,7 @@ from mcp_endpoint import audit_trail, sdk  # noqa: E402
 RECORD = audit_trail.record  # the bare app's module turns the audit log off for the whole process
 
 import bare_app  # noqa: E402  # bench/: run as a script, this folder is on sys.path
-from run import MODERN, TOOL, Client  # noqa: E402
+from run import HANDSHAKE, MODERN, TOOL, Client  # noqa: E402
 
 from mcp_endpoint.audit_trail import audit_buffer  # noqa: E402
 from mcp_endpoint.cache import tenant_cache  # noqa: E402
@@ -47,9 +49,9 @@ CALLS = 1000
 Scope = dict[str, Any]
 
 
-def request(client: Client, method: str) -> tuple[Scope, bytes]:
-    headers = {**client.headers(method, MODERN), "Host": "127.0.0.1:8000"}
-    body = client.body(method, MODERN).encode()
+def request(client: Client, method: str, era: str = MODERN) -> tuple[Scope, bytes]:
+    headers = {**client.headers(method, era), "Host": "127.0.0.1:8000"}
+    body = client.body(method, era).encode()
     headers["Content-Length"] = str(len(body))
     scope = {
         "type": "http",
@@ -114,6 +116,7 @@ async def measure(client_id: str, key: str) -> dict[str, float]:
     ours, bare = Client("", client_id, key), Client("")
     call, unserved, listing = (request(ours, m) for m in ("tools/call", "ping", "tools/list"))
     bare_call = request(bare, "tools/call")
+    call_2025, bare_call_2025 = request(ours, "tools/call", HANDSHAKE), request(bare, "tools/call", HANDSHAKE)
     await tenant_cache().aget(client_id)
 
     async def exchange(scope: Scope, body: bytes) -> None:
@@ -138,6 +141,9 @@ async def measure(client_id: str, key: str) -> dict[str, float]:
         "unserved": (lambda: exchange(*unserved), False),
         "replayed_list": (lambda: exchange(*listing), False),
         "upstream_call": (upstream_call, False),
+        "ours_2025": (lambda: through_asgi(application, *call_2025), True),
+        "bare_2025": (lambda: through_asgi(bare_app.app, *bare_call_2025), False),
+        "exchange_2025": (lambda: exchange(*call_2025), False),
     }
     figures: dict[str, list[float]] = {name: [] for name in steps}
     async with bare_app.sdk_app.router.lifespan_context(bare_app.sdk_app):
