@@ -16,7 +16,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from mcp_endpoint import connections, refusals, sdk, tracing
+from mcp_endpoint import connections, cors, refusals, sdk, tracing
 from mcp_endpoint.audit_trail import stop_auditing
 from mcp_endpoint.cache import tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, body_too_large, is_mcp_path
@@ -46,7 +46,8 @@ class McpFrontDoor:
             return
         body = await read_body(scope, receive)
         if body is None:
-            await send_answer(counted(refusals.PAYLOAD_TOO_LARGE.answer()), send)
+            refused = cors.for_origin(McpRequest.from_scope(scope, b""), refusals.PAYLOAD_TOO_LARGE.answer())
+            await send_answer(counted(refused), send)
             return
         result = await _answer_unless_gone(scope, body, receive)
         if result is not None:

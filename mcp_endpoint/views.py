@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from mcp_endpoint import audit_trail, bearer, guards, metrics, refusals, sdk, tracing
+from mcp_endpoint import audit_trail, bearer, cors, guards, metrics, refusals, sdk, tracing
 from mcp_endpoint.cache import invalidate, tenant_cache
 from mcp_endpoint.exchange import Answer, McpRequest, bearer_credential, body_too_large
 from mcp_endpoint.live_tenant import LiveTenant, Retired
@@ -35,9 +35,9 @@ _quiet = QuietLog(logger, interval=30.0)
 async def answer(request: McpRequest) -> Answer:
     """Answer one /mcp request whose body was read (and found not too large)."""
     if not tracing.active():
-        return counted(await _route(request))
+        return counted(cors.for_origin(request, await _route(request)))
     with tracing.request_span(request) as span:
-        result = counted(await _route(request))
+        result = counted(cors.for_origin(request, await _route(request)))
         tracing.answered(span, result.status, result.outcome)
         return result
 
@@ -72,6 +72,8 @@ async def _route(request: McpRequest) -> Answer:
     if not request.host_allowed():
         logger.warning("refused a request for a host not in ALLOWED_HOSTS")
         return refusals.BAD_REQUEST.answer()
+    if cors.is_preflight(request):  # a browser's, before its request: no X-Client-ID, no credential
+        return cors.preflight(request)
     client_id = _route_client_id(request)
     if isinstance(client_id, refusals.Refusal):
         return client_id.answer()

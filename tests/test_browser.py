@@ -5,6 +5,9 @@ uvicorn serving oneapp_site.asgi on the test database, with the fake OneApp as u
 then checked with the SDK's own client. One browser for the module, a fresh context (cookies,
 storage) per test.
 
+A page from an origin listed in MCP_ALLOWED_ORIGINS calls /mcp with fetch(), as a browser-based
+MCP client does (CORS, mcp_endpoint/cors.py); a page from any other origin cannot read an answer.
+
 The screenshots in docs/ come from test_the_screenshots_of_the_list_and_the_tenant_page_show_no_secret:
     ONEAPP_SCREENSHOT_DIR=docs .venv/bin/pytest tests/test_browser.py -k screenshots
 Without that variable they go to a temporary folder, so a test run leaves the checkout clean.
@@ -13,10 +16,13 @@ Without that variable they go to a temporary folder, so a test run leaves the ch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import threading
 from collections.abc import Awaitable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,7 +32,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from tenants.models import ClientConfig
-from tests.helpers import CANARY_TOKEN
+from tests.helpers import ACME_KEY, CANARY_TOKEN
 from tests.mcp_client import connect
 
 CHROMIUM = "/usr/bin/chromium"
@@ -364,3 +370,66 @@ def test_the_screenshots_of_the_list_and_the_tenant_page_show_no_secret(
 
     for name in ("admin-tenant-change.png", "admin-tenant-list.png"):
         assert (folder / name).read_bytes().startswith(b"\x89PNG")
+
+
+# A browser-based MCP client: a page of another origin calling /mcp with fetch().
+
+# tools/list as a browser client sends it, and the tenant URL's 401 challenge without a credential.
+BROWSER_CLIENT_JS = """async ({mcp, key}) => {
+  const body = JSON.stringify({jsonrpc: "2.0", id: 1, method: "tools/list", params: {}});
+  const json = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"};
+  try {
+    const listed = await fetch(mcp, {method: "POST", body, headers: {
+      ...json, "X-Client-ID": "acme", "Authorization": "Bearer " + key, "MCP-Protocol-Version": "2025-06-18"}});
+    const tools = (await listed.json()).result.tools.length;
+    const refused = await fetch(mcp + "/acme", {method: "POST", body, headers: json});
+    return {status: listed.status, tools, refused: refused.status,
+            challenge: refused.headers.get("WWW-Authenticate")};
+  } catch (error) {
+    return {error: error.name};
+  }
+}"""
+
+
+@contextlib.contextmanager
+def page_origin() -> Iterator[str]:
+    """A blank page served from an origin of its own (another port on 127.0.0.1), for as long as the block."""
+
+    class BlankPage(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>an MCP client</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BlankPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_from_a_listed_origin_lists_the_tools_and_reads_a_refusal_others_read_nothing(
+    page, oneapp_tenant, live_server_url, settings
+):
+    with page_origin() as origin, page_origin() as other:
+        settings.MCP_ALLOWED_ORIGINS = [origin]
+        page.goto(origin + "/")
+        answers = page.evaluate(BROWSER_CLIENT_JS, {"mcp": live_server_url + "/mcp", "key": ACME_KEY})
+
+        assert answers["status"] == 200
+        assert answers["tools"] == 18
+        assert answers["refused"] == 401
+        assert "resource_metadata=" in answers["challenge"]
+
+        page.goto(other + "/")
+        assert page.evaluate(BROWSER_CLIENT_JS, {"mcp": live_server_url + "/mcp", "key": ACME_KEY}) == {
+            "error": "TypeError"  # the browser's CORS refusal: the page reads nothing
+        }
