@@ -46,12 +46,12 @@ class McpFrontDoor:
             return
         body = await read_body(scope, receive)
         if body is None:
-            refused = cors.for_origin(McpRequest.from_scope(scope, b""), refusals.PAYLOAD_TOO_LARGE.answer())
-            await send_answer(counted(refused), send)
-            return
-        result = await _answer_unless_gone(scope, body, receive)
+            result: Answer | None = counted(refusals.PAYLOAD_TOO_LARGE.answer())
+        else:
+            result = await _answer_unless_gone(scope, body, receive)
         if result is not None:
-            await send_answer(result, send)
+            # Every answer that leaves, errors included, so that a listed browser origin can read it.
+            await send_answer(cors.readable_by(scope["headers"], result), send)
 
 
 async def _liveness() -> Answer:

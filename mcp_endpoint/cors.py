@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 
 from django.conf import settings
 
@@ -27,26 +28,28 @@ ALLOWED_METHODS = "GET, POST, DELETE"
 # What a page may read besides the simple headers: the OAuth challenge, when to retry, the session
 # and protocol version the SDKs' clients look for.
 EXPOSED_HEADERS = "WWW-Authenticate, Retry-After, Mcp-Session-Id, MCP-Protocol-Version"
-MAX_AGE_SECONDS = "600"
+MAX_AGE_SECONDS = 600
 MAX_REQUESTED_HEADERS = 2048  # characters of Access-Control-Request-Headers echoed back
 # Header names (RFC 9110 tokens), comma-separated: echoed only then. A 2026 client's Mcp-Param-*
 # names depend on the tool, so no fixed list would do.
 _HEADER_NAMES = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*")
+_ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 
 
 def is_preflight(request: McpRequest) -> bool:
-    return request.method == "OPTIONS" and "access-control-request-method" in request.headers
+    headers = request.headers
+    return request.method == "OPTIONS" and "origin" in headers and "access-control-request-method" in headers
 
 
 def preflight(request: McpRequest) -> Answer:
     """The answer to a preflight: allowed for a listed origin, otherwise refused as its request would be."""
-    origin = _listed_origin(request)
+    origin = listed_origin(request.headers.get("origin"))
     if origin is None:
         return refusals.FORBIDDEN_ORIGIN.answer()
     headers = [
-        ("Access-Control-Allow-Origin", origin),
+        (_ALLOW_ORIGIN, origin),
         ("Access-Control-Allow-Methods", ALLOWED_METHODS),
-        ("Access-Control-Max-Age", MAX_AGE_SECONDS),
+        ("Access-Control-Max-Age", str(MAX_AGE_SECONDS)),
         ("Vary", "Origin, Access-Control-Request-Headers"),
     ]
     requested = request.headers.get("access-control-request-headers", "").strip()
@@ -55,19 +58,19 @@ def preflight(request: McpRequest) -> Answer:
     return Answer(200, tuple(headers), b"", PREFLIGHT)
 
 
-def for_origin(request: McpRequest, answer: Answer) -> Answer:
-    """`answer`, readable by the page that sent the request if its origin is listed."""
-    origin = _listed_origin(request)
-    if origin is None or answer.outcome == PREFLIGHT:  # a preflight's answer names it already
+def readable_by(raw_headers: Iterable[tuple[bytes, bytes]], answer: Answer) -> Answer:
+    """`answer`, readable by the page that sent the request (its raw ASGI headers) if its origin is
+    listed. Applied where an answer leaves, so that refusals and errors are readable too."""
+    if not settings.MCP_ALLOWED_ORIGINS:  # the usual case: no browser may call
         return answer
-    cors = (
-        ("Access-Control-Allow-Origin", origin),
-        ("Access-Control-Expose-Headers", EXPOSED_HEADERS),
-        ("Vary", "Origin"),
-    )
+    origins = [value for name, value in raw_headers if name.lower() == b"origin"]
+    origin = listed_origin(origins[0].decode("latin-1")) if len(origins) == 1 else None
+    if origin is None or any(name == _ALLOW_ORIGIN for name, _ in answer.headers):  # a preflight's
+        return answer
+    cors = ((_ALLOW_ORIGIN, origin), ("Access-Control-Expose-Headers", EXPOSED_HEADERS), ("Vary", "Origin"))
     return dataclasses.replace(answer, headers=answer.headers + cors)
 
 
-def _listed_origin(request: McpRequest) -> str | None:
-    origin = request.headers.get("origin")
+def listed_origin(origin: str | None) -> str | None:
+    """`origin` if it is one of MCP_ALLOWED_ORIGINS (exactly: our own origin is not implied)."""
     return origin if origin is not None and origin in settings.MCP_ALLOWED_ORIGINS else None

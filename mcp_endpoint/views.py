@@ -35,9 +35,9 @@ _quiet = QuietLog(logger, interval=30.0)
 async def answer(request: McpRequest) -> Answer:
     """Answer one /mcp request whose body was read (and found not too large)."""
     if not tracing.active():
-        return counted(cors.for_origin(request, await _route(request)))
+        return counted(await _route(request))
     with tracing.request_span(request) as span:
-        result = counted(cors.for_origin(request, await _route(request)))
+        result = counted(await _route(request))
         tracing.answered(span, result.status, result.outcome)
         return result
 
@@ -62,6 +62,7 @@ async def mcp_view(request: HttpRequest, client_id: str | None = None) -> HttpRe
         result = counted(refusals.PAYLOAD_TOO_LARGE.answer())
     else:
         result = await answer(McpRequest.from_scope(dict(request.scope), request.body))
+    result = cors.readable_by(request.scope.get("headers", ()), result)
     response = HttpResponse(result.body, status=result.status)
     for name, value in result.headers:
         response.headers[name] = value
@@ -199,7 +200,7 @@ def _origin_allowed(request: McpRequest) -> bool:
     Our own origin is not implied: under DNS rebinding a hostile page *is* "our" origin.
     """
     origin = request.headers.get("origin")
-    return origin is None or origin in settings.MCP_ALLOWED_ORIGINS
+    return origin is None or cors.listed_origin(origin) is not None
 
 
 def _declared_length(request: HttpRequest) -> int:

@@ -171,8 +171,11 @@ MCP_SERVER_CACHE_MAX_ENTRIES: int = env.int("MCP_SERVER_CACHE_MAX_ENTRIES", defa
 # token cannot be decrypted), so that a flood of such ids costs no database query each. A change to
 # that tenant ends it at once, in every worker (the change feed).
 MCP_ABSENT_TENANT_SECONDS: float = env.float("MCP_ABSENT_TENANT_SECONDS", default=30.0)
-# Browser origins allowed to call /mcp; any other Origin gets 403 (DNS-rebinding protection, MCP spec).
-MCP_ALLOWED_ORIGINS: list[str] = env.list("MCP_ALLOWED_ORIGINS", default=[])
+# Browser origins allowed to call /mcp (with CORS); any other Origin gets 403 (DNS-rebinding
+# protection, MCP spec). Stripped: "a, b" must not list " b", which no browser ever sends.
+MCP_ALLOWED_ORIGINS: list[str] = [
+    origin.strip() for origin in env.list("MCP_ALLOWED_ORIGINS", default=[]) if origin.strip()
+]
 # Clients must send a tenant's access key as `Authorization: Bearer <key>` (mcp_endpoint.W001 when off).
 MCP_REQUIRE_ACCESS_KEY: bool = env.bool("MCP_REQUIRE_ACCESS_KEY", default=True)
 # Failed access keys allowed per minute from one client address (then 429 before any key check),

@@ -3,11 +3,17 @@ the answers, refusals included; any other origin gets neither. tests/test_browse
 Chromium."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
+from mcp_endpoint import views
 from mcp_endpoint.cache import tenant_cache
+from tenants.models import ClientConfig
 from tests.helpers import CALL_TOOL, INITIALIZE, JSON_HEADERS, mcp_headers
 
 LISTED = "http://inspector.example:6274"
@@ -23,10 +29,17 @@ def listed_origin(settings):
 
 
 def preflight(
-    base_url: str, path: str = "/mcp", origin: str = LISTED, **headers: str | bytes
+    base_url: str, path: str = "/mcp", origin: str = LISTED, method: str = "POST", **headers: str | bytes
 ) -> httpx.Response:
-    sent = {"Origin": origin, "Access-Control-Request-Method": "POST", **headers}
+    sent = {"Origin": origin, "Access-Control-Request-Method": method, **headers}
     return httpx.options(base_url + path, headers=sent)
+
+
+def assert_readable_by_the_listed_origin(response: httpx.Response) -> None:
+    assert response.headers["access-control-allow-origin"] == LISTED
+    exposed = response.headers["access-control-expose-headers"].split(", ")
+    assert {"WWW-Authenticate", "Retry-After", "Mcp-Session-Id"} <= set(exposed)
+    assert response.headers["vary"] == "Origin"
 
 
 @pytest.mark.parametrize("path", ["/mcp", "/mcp/acme"])
@@ -40,6 +53,7 @@ def test_a_listed_origins_preflight_is_allowed_without_a_tenant_or_credential(
     assert response.headers["access-control-allow-headers"] == REQUESTED
     assert set(response.headers["access-control-allow-methods"].split(", ")) == {"GET", "POST", "DELETE"}
     assert int(response.headers["access-control-max-age"]) > 0
+    assert response.headers["vary"] == "Origin, Access-Control-Request-Headers"
     assert "access-control-allow-credentials" not in response.headers  # bearer credentials, no cookies
     assert response.content == b""
     assert fake_oneapp.received == []
@@ -73,13 +87,31 @@ def test_a_preflight_for_a_host_not_allowed_is_refused_first(live_server_url, li
     assert "access-control-allow-methods" not in response.headers  # no preflight allowed
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": LISTED}, {"Access-Control-Request-Method": "POST"}],
+    ids=["no-request-method", "no-origin"],
+)
 def test_an_options_request_that_is_no_preflight_is_still_a_request(
-    live_server_url, oneapp_tenant, listed_origin
+    live_server_url, oneapp_tenant, listed_origin, headers
 ):
-    response = httpx.options(live_server_url + "/mcp", headers={"Origin": LISTED})
+    response = httpx.options(live_server_url + "/mcp", headers=headers)
     assert response.status_code == 403
     assert response.json()["code"] == "MISSING_CLIENT_ID"
-    assert response.headers["access-control-allow-origin"] == LISTED  # readable, like any answer
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_listed_origin_may_ask_for_a_session_stream_and_reads_that_there_is_none(
+    live_server_url, oneapp_tenant, listed_origin, method
+):
+    # A 2025 client opens an SSE stream with GET (and ends a session with DELETE): it must read the
+    # 405, which tells it this server has none, rather than fail on a request the browser blocked.
+    allowed = preflight(live_server_url, method=method, **{"Access-Control-Request-Headers": "authorization"})
+    assert method in allowed.headers["access-control-allow-methods"]
+
+    response = httpx.request(method, live_server_url + "/mcp", headers={**mcp_headers(), "Origin": LISTED})
+    assert (response.status_code, response.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+    assert_readable_by_the_listed_origin(response)
 
 
 def test_a_listed_origins_call_is_answered_readably(
@@ -91,9 +123,7 @@ def test_a_listed_origins_call_is_answered_readably(
 
     assert response.status_code == 200
     assert response.json()["result"]["isError"] is False
-    assert response.headers["access-control-allow-origin"] == LISTED
-    assert "WWW-Authenticate" in response.headers["access-control-expose-headers"]
-    assert response.headers["vary"] == "Origin"
+    assert_readable_by_the_listed_origin(response)
 
 
 def test_a_refusal_is_readable_by_a_listed_origin_with_its_challenge(
@@ -118,7 +148,57 @@ def test_an_oversized_body_from_a_listed_origin_is_refused_readably(live_server_
         live_server_url + "/mcp", headers={**mcp_headers(), "Origin": LISTED}, content=b"x" * 200
     )
     assert response.status_code == 413
+    assert_readable_by_the_listed_origin(response)
+
+
+async def test_the_django_routed_view_answers_a_listed_origin_readably_too(
+    async_client, listed_origin, settings
+):
+    settings.MCP_MAX_REQUEST_BYTES = 10
+    response = await async_client.post(
+        "/mcp", data=b"{" + b" " * 100 + b"}", content_type="application/json", headers={"Origin": LISTED}
+    )
+    assert response.status_code == 413
     assert response.headers["access-control-allow-origin"] == LISTED
+
+
+def test_a_rate_limited_listed_origin_reads_when_to_retry(live_server_url, oneapp_tenant, listed_origin):
+    ClientConfig.objects.filter(pk=oneapp_tenant.pk).update(rate_limit_per_minute=1)
+    headers = {**mcp_headers(), "Origin": LISTED}
+    httpx.post(live_server_url + "/mcp", headers=headers, content=json.dumps(CALL_TOOL))
+
+    response = httpx.post(live_server_url + "/mcp", headers=headers, content=json.dumps(CALL_TOOL))
+
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 0
+    assert_readable_by_the_listed_origin(response)
+
+
+def test_an_internal_error_is_readable_by_a_listed_origin(live_server_url, listed_origin, monkeypatch):
+    async def broken(request):
+        raise RuntimeError("a fault no client may see")
+
+    monkeypatch.setattr(views, "_route", broken)
+    response = httpx.post(
+        live_server_url + "/mcp", headers={**mcp_headers(), "Origin": LISTED}, content=b"{}"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (500, "INTERNAL_ERROR")
+    assert_readable_by_the_listed_origin(response)
+
+
+def test_listed_origins_are_read_without_the_spaces_around_commas():
+    code = "from django.conf import settings; print(settings.MCP_ALLOWED_ORIGINS)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "oneapp_site.settings", "ENV_FILE": ""}
+    env["MCP_ALLOWED_ORIGINS"] = "http://a.example, http://b.example:6274 ,,"
+    ran = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ran.stdout.strip() == "['http://a.example', 'http://b.example:6274']", ran.stderr
 
 
 @pytest.mark.parametrize("origin", [None, "https://evil.example"])
