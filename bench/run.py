@@ -546,37 +546,48 @@ def report(figures: dict[str, Any], options: argparse.Namespace) -> None:
 
 
 def layers_report(us: dict[str, float]) -> None:
-    """bench/layers.py's figures: what each side adds to what both share."""
+    """bench/layers.py's figures: what each side adds to what both share, in each protocol era."""
     shared, bare, ours = us["exchange"], us["bare"], us["ours"]
-    rows = [
-        ("ours, whole (front door to answer)", ours),
-        ("bare SDK app, whole", bare),
-        ("shared: sdk.exchange (2026 checks, SDK dispatch, tool, OneApp call)", shared),
-        ("  the 2026 entry's checks (a replayed tools/list)", us["replayed_list"]),
-        ("  the SDK's dispatch (an unserved method, less the checks)", us["unserved"] - us["replayed_list"]),
-        ("  the tool and its OneApp call", shared - us["unserved"]),
-        ("    of which the OneApp client's call", us["upstream_call"]),
-        ("ours only: front door, routing, credential, limits, metrics, audit log", ours - shared),
-        ("bare only: Starlette and the SDK's HTTP transport", bare - shared),
-    ]
     print("\nA 2026-07-28 tools/call in one process, no HTTP server (bench/layers.py): CPU µs, sequential")
-    for label, value in rows:
-        print(f"{label:<72}{value:>6.0f}")
-    print(f"{'best bare/ours if our own layers cost nothing (bare ÷ shared)':<72}{bare / shared:>6.2f}×")
+    _print_rows(
+        [
+            ("ours, whole (front door to answer)", f"{ours:.0f}"),
+            ("bare SDK app, whole", f"{bare:.0f}"),
+            ("shared: sdk.exchange (2026 checks, SDK dispatch, tool, OneApp call)", f"{shared:.0f}"),
+            ("  the 2026 entry's checks (a replayed tools/list)", f"{us['replayed_list']:.0f}"),
+            (
+                "  the SDK's dispatch (an unserved method, less the checks)",
+                f"{us['unserved'] - us['replayed_list']:.0f}",
+            ),
+            ("  the tool and its OneApp call", f"{shared - us['unserved']:.0f}"),
+            ("    of which the OneApp client's call", f"{us['upstream_call']:.0f}"),
+            (
+                "ours only: front door, routing, credential, limits, metrics, audit log",
+                f"{ours - shared:.0f}",
+            ),
+            ("bare only: Starlette and the SDK's HTTP transport", f"{bare - shared:.0f}"),
+            ("best bare/ours if our own layers cost nothing (bare ÷ shared)", f"{bare / shared:.2f}×"),
+        ]
+    )
     shared, bare, ours = us["exchange_2025"], us["bare_2025"], us["ours_2025"]
     print("\nA 2025-06-18 tools/call, the same way")
-    rows_2025 = [
-        ("ours, whole / bare SDK app, whole", f"{ours:.0f} / {bare:.0f}"),
-        ("shared: sdk.exchange", f"{shared:.0f}"),
-        (
-            "ours only / bare only (Starlette, a session manager per request)",
-            f"{ours - shared:.0f} / {bare - shared:.0f}",
-        ),
-        ("best bare/ours if our own layers cost nothing (bare ÷ shared)", f"{bare / shared:.2f}×"),
-    ]
-    for label, text in rows_2025:
-        print(f"{label:<72}{text:>12}")
+    _print_rows(
+        [
+            ("ours, whole / bare SDK app, whole", f"{ours:.0f} / {bare:.0f}"),
+            ("shared: sdk.exchange", f"{shared:.0f}"),
+            (
+                "ours only / bare only (Starlette, a session manager per request)",
+                f"{ours - shared:.0f} / {bare - shared:.0f}",
+            ),
+            ("best bare/ours if our own layers cost nothing (bare ÷ shared)", f"{bare / shared:.2f}×"),
+        ]
+    )
     print("(uvicorn's share of a request, the same for both, brings a ratio closer to 1.00×)")
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    for label, figure in rows:
+        print(f"{label:<72}{figure:>12}")
 
 
 def redis_report(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
